@@ -1,0 +1,85 @@
+/* main.c — the vlstore command: dispatch to subcommands (one file per group in cli/). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"put", cmd_put, "store a file's bytes (or stdin) under a key"},
+    {"get", cmd_get, "write a record's bytes to stdout or a file"},
+    {"ls", cmd_ls, "list keys in storage order (-l: with sizes)"},
+    {"rm", cmd_rm, "delete a record"},
+    {"info", cmd_info, "records, sizes, ratio, chunks and settings (--json)"},
+    {"verify", cmd_verify, "check every checksum, chunk and record"},
+    {"compact", cmd_compact, "rewrite the store without dead space"},
+    {"import", cmd_import, "store every file under a directory"},
+    {"export", cmd_export, "write every record to a file under a directory"},
+    {"demo", cmd_demo, "store and read back synthetic records, with timings"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vlstore COMMAND [ARGS...]   (vlstore COMMAND --help for details)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nExit status: 0 success, 1 the operation failed, 2 usage error.\n");
+}
+
+int cli_fail(const char *cmd, vls_store *s, int rc)
+{
+    const char *detail = vls_errmsg(s);
+    fprintf(stderr, "vlstore %s: %s%s%s\n", cmd, vls_strerror(rc), detail[0] ? ": " : "", detail);
+    return EXIT_FAIL;
+}
+
+int cli_usage(const char *text)
+{
+    fprintf(stderr, "%s", text);
+    return EXIT_USAGE;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+int cli_open(const char *cmd, const char *path, unsigned flags, vls_store **s)
+{
+    int rc = vls_open(path, flags, NULL, s);
+    if (rc != VLS_OK)
+        return cli_fail(cmd, NULL, rc);
+    return EXIT_OK;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("vlstore %s\n", VLS_VERSION_STRING);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "vlstore: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

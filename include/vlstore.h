@@ -1,0 +1,320 @@
+/*
+ * vlstore.h — variable-length records in one compressed, chunked, crash-safe file.
+ *
+ * A store maps keys (byte strings, 1 B .. 64 KiB) to records (byte strings, 0 B .. many GiB).
+ * Records are packed into logical chunks (default 4 MiB) that are compressed one by one with
+ * Blosc and appended to the file; an index and a commit trailer follow. Nothing committed is
+ * ever overwritten, so a crash at any moment leaves the file readable as of the last commit.
+ * The on-disk format is specified in docs/FORMAT.md.
+ *
+ * Conventions
+ *  - Every function returning int returns 0 (VLS_OK) on success or a negative VLS_E_* code.
+ *    vls_strerror(code) names the code; vls_errmsg(store) gives the detail of the last failure
+ *    on that handle ("chunk 17 at offset 73400320: checksum mismatch").
+ *  - Threads: a store may be shared by any number of threads calling the read functions
+ *    (get, get_many, size, contains, iterate, stat, verify). Functions that change the store
+ *    (put, delete, commit, refresh, compact) take the handle exclusively; they may be called
+ *    from any thread and simply wait for running reads.
+ *  - One writer per file: a second read-write open of the same file, in this process or
+ *    another, fails with VLS_E_LOCKED. Read-only handles never block and see the store as of
+ *    their open (or their last vls_refresh()).
+ */
+#ifndef VLSTORE_H
+#define VLSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && (__GNUC__ >= 4)
+#define VLS_API __attribute__((visibility("default")))
+#else
+#define VLS_API
+#endif
+
+#define VLS_VERSION_MAJOR 0
+#define VLS_VERSION_MINOR 1
+#define VLS_VERSION_PATCH 0
+#define VLS_VERSION_STRING "0.1.0"
+
+typedef struct vls_store vls_store; /* an open store: opaque */
+
+/*-*************************************
+ *  Errors
+ ***************************************/
+#define VLS_OK 0
+#define VLS_E_INVAL -1001    /* bad argument (NULL, empty key, absurd option, ...) */
+#define VLS_E_NOMEM -1002    /* an allocation failed */
+#define VLS_E_IO -1003       /* a read, write, sync or rename failed (errno in the message) */
+#define VLS_E_NOSPC -1004    /* no space left on the device (or quota exceeded) */
+#define VLS_E_NOTFOUND -1005 /* no record under this key */
+#define VLS_E_EXISTS -1006   /* key exists and VLS_NOREPLACE was given; or file exists */
+#define VLS_E_TOOSMALL -1007 /* caller buffer too small; the size needed is reported */
+#define VLS_E_CORRUPT -1008  /* a structure in the file is malformed */
+#define VLS_E_CHECKSUM -1009 /* a checksum does not match the bytes it covers */
+#define VLS_E_VERSION -1010  /* the file was written by an unknown format version */
+#define VLS_E_BADMAGIC -1011 /* not a vlstore file */
+#define VLS_E_TRUNCATED -1012 /* the file ends before a structure it needs */
+#define VLS_E_LOCKED -1013   /* another writer holds the file */
+#define VLS_E_READONLY -1014 /* the handle was opened read-only */
+#define VLS_E_TOOBIG -1015   /* a size is beyond what the format or the machine supports */
+#define VLS_E_CODEC -1016    /* Blosc refused to compress or decompress */
+#define VLS_E_FAILED -1017   /* an earlier write or sync failed; the handle takes no more writes */
+#define VLS_E_NOTDIR -1018   /* a path that must be a directory is not one */
+
+/*! vls_strerror() :
+ *  @return : a static string naming `code` (never NULL; "unknown error" for foreign codes). */
+VLS_API const char *vls_strerror(int code);
+
+/*! vls_errmsg() :
+ *  The detail of the last failure on `store`, or, with store == NULL, of the last vls_open()
+ *  or vls_compact_file() that failed on the calling thread.
+ *  The string is owned by the library and valid until the next call on the same handle (or,
+ *  for NULL, the next failing open on this thread). Never NULL; "" when nothing failed. */
+VLS_API const char *vls_errmsg(const struct vls_store *store);
+
+/*-*************************************
+ *  Options
+ ***************************************/
+/* Blosc codecs. VLS_CODEC_NONE stores chunks uncompressed: reads are plain copies. */
+enum vls_codec {
+    VLS_CODEC_BLOSCLZ = 0,
+    VLS_CODEC_LZ4 = 1,
+    VLS_CODEC_LZ4HC = 2,
+    VLS_CODEC_ZLIB = 4,
+    VLS_CODEC_ZSTD = 5,
+    VLS_CODEC_NONE = 15
+};
+
+enum vls_shuffle { VLS_SHUFFLE_NONE = 0, VLS_SHUFFLE_BYTE = 1, VLS_SHUFFLE_BIT = 2 };
+
+/* Where records are put relative to chunk boundaries (the seed's alignment policies). */
+enum vls_placement {
+    VLS_PLACE_NOCROSS = 0,    /* a record that fits in one chunk never straddles two (default) */
+    VLS_PLACE_CONTIGUOUS = 1, /* records back to back; they may straddle chunk boundaries */
+    VLS_PLACE_START = 2       /* every record starts a new chunk */
+};
+
+/*! vls_options :
+ *  Per-file settings (fixed when a file is created, stored in its header) and per-handle
+ *  settings (cache, threads). Fill with vls_options_init() first, then change fields.
+ *  When an existing file is opened, the per-file fields are read from the file and the
+ *  values given here are ignored. */
+typedef struct vls_options {
+    uint32_t struct_size;  /* sizeof(vls_options); set by vls_options_init() */
+    /* per file */
+    uint32_t chunk_size;   /* logical chunk size in bytes, 4 KiB .. 1 GiB; default 4 MiB */
+    int32_t codec;         /* enum vls_codec; default VLS_CODEC_ZSTD */
+    int32_t level;         /* 0..9; default 1 */
+    int32_t shuffle;       /* enum vls_shuffle; default VLS_SHUFFLE_BYTE */
+    int32_t typesize;      /* element size for shuffling, 1..255; default 4 (float32) */
+    uint32_t block_size;   /* Blosc block size in bytes; 0 lets Blosc choose; default 64 KiB */
+    int32_t placement;     /* enum vls_placement; default VLS_PLACE_NOCROSS */
+    /* per handle */
+    int32_t threads;       /* threads for compression and for decoding a batch; default 1 */
+    uint64_t cache_bytes;  /* decompressed-chunk cache; 0 disables; default 64 MiB */
+    uint64_t reserved[8];  /* zero; room to grow without breaking callers */
+} vls_options;
+
+/*! vls_options_init() : fills `opts` with the defaults (documented field by field above). */
+VLS_API void vls_options_init(vls_options *opts);
+
+/*! vls_options_random_access() :
+ *  Defaults tuned for single-record random reads: smaller Blosc blocks, so a small record is
+ *  served by decoding less. Costs some ratio (see README, "Choosing settings"). */
+VLS_API void vls_options_random_access(vls_options *opts);
+
+/* Codec names (blosclz, lz4, lz4hc, zlib, zstd, none) and back.
+ * vls_codec_from_name returns -1 for an unknown name. */
+VLS_API const char *vls_codec_name(int codec);
+VLS_API int vls_codec_from_name(const char *name);
+VLS_API const char *vls_placement_name(int placement);
+VLS_API int vls_placement_from_name(const char *name);
+
+/*-*************************************
+ *  Open and close
+ ***************************************/
+
+#define VLS_RDONLY 0x0u        /* read only (default) */
+#define VLS_RDWR 0x1u          /* read and write; takes the writer lock */
+#define VLS_CREATE 0x2u        /* create the file when it does not exist (implies VLS_RDWR) */
+#define VLS_TRUNCATE 0x4u      /* start from an empty store even if the file exists (implies RDWR) */
+#define VLS_EXCL 0x8u          /* with VLS_CREATE: fail with VLS_E_EXISTS if the file exists */
+#define VLS_VERIFY_READS 0x10u /* check every record's hash on every read */
+#define VLS_NOSYNC 0x20u       /* skip fsync at commit: fast, but a power loss may lose commits */
+#define VLS_NOMMAP 0x40u       /* read with pread instead of mapping the file */
+
+/*! vls_open() :
+ *  Opens the store at `path`, or an in-memory store when path is NULL (memory stores are
+ *  always read-write and vanish on close). `opts` may be NULL for the defaults.
+ *  Opening reads the tail of the file, then the index; it never reads record data.
+ *  A file whose tail was torn by a crash opens as of its last complete commit; a writer
+ *  then cuts the torn tail away before appending.
+ *  @return : 0 and *out set, or a negative code with *out = NULL (detail: vls_errmsg(NULL)). */
+VLS_API int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_store **out);
+
+/*! vls_close() :
+ *  Commits (unless read-only or failed), releases the lock and frees the handle.
+ *  vls_close(NULL) is a no-op returning 0. The handle is freed even when the final commit
+ *  fails; the return value reports that failure. */
+VLS_API int vls_close(vls_store *store);
+
+/*! vls_commit() :
+ *  Makes every put and delete so far durable: writes the pending chunk, the index changes and
+ *  a commit trailer, with a sync before and after the trailer (unless VLS_NOSYNC).
+ *  When it returns 0, the records survive a killed process and a power loss.
+ *  After a failed write or sync the handle is marked failed and refuses further writes
+ *  (VLS_E_FAILED); the file still opens as of its last successful commit. */
+VLS_API int vls_commit(vls_store *store);
+
+/*! vls_refresh() :
+ *  For a read-only handle on a file that another process appends to: loads the newest
+ *  commit. Returns 0 (also when nothing changed). On a read-write handle it does nothing. */
+VLS_API int vls_refresh(vls_store *store);
+
+/*-*************************************
+ *  Writing
+ ***************************************/
+#define VLS_MAX_KEY 65536u     /* longest key in bytes */
+#define VLS_NOREPLACE 0x1u     /* vls_put: fail with VLS_E_EXISTS if the key exists */
+
+/*! vls_put() :
+ *  Stores `len` bytes from `val` under `key` (klen bytes, 1..VLS_MAX_KEY). Replaces an
+ *  existing record unless VLS_NOREPLACE. The record is readable at once through this handle;
+ *  it becomes durable at the next vls_commit(). `val` is copied; nothing is retained. */
+VLS_API int vls_put(vls_store *store, const void *key, size_t klen, const void *val, size_t len,
+                    unsigned flags);
+VLS_API int vls_put_str(vls_store *store, const char *key, const void *val, size_t len,
+                        unsigned flags);
+VLS_API int vls_put_u64(vls_store *store, uint64_t key, const void *val, size_t len,
+                        unsigned flags);
+
+/*! vls_delete() :
+ *  Removes the record: it is gone at once for this handle, and from the file at the next
+ *  commit. Its bytes stay in the file until vls_compact(). VLS_E_NOTFOUND if absent. */
+VLS_API int vls_delete(vls_store *store, const void *key, size_t klen);
+VLS_API int vls_delete_str(vls_store *store, const char *key);
+VLS_API int vls_delete_u64(vls_store *store, uint64_t key);
+
+/* A uint64_t key is stored as its 8 bytes in big-endian order, so integer keys list in
+ * numeric order and never depend on the machine. vls_key_u64 writes that form into buf[8]. */
+VLS_API void vls_key_u64(uint64_t key, unsigned char buf[8]);
+
+/*-*************************************
+ *  Reading
+ ***************************************/
+/*! vls_get() :
+ *  Copies the record under `key` into buf[0..cap). *len receives the record's length.
+ *  When cap is too small nothing is copied and VLS_E_TOOSMALL is returned with *len set to
+ *  the size needed (call with cap = 0 to query the size first).
+ *  A small record is decoded from only the Blosc blocks that hold it.
+ *  Threads : safe on a shared store.   Ownership : nothing retained. */
+VLS_API int vls_get(vls_store *store, const void *key, size_t klen, void *buf, size_t cap,
+                    size_t *len);
+VLS_API int vls_get_str(vls_store *store, const char *key, void *buf, size_t cap, size_t *len);
+VLS_API int vls_get_u64(vls_store *store, uint64_t key, void *buf, size_t cap, size_t *len);
+
+/*! vls_get_alloc() :
+ *  Like vls_get() into a buffer the library allocates; the caller frees *out with vls_free().
+ *  A zero-length record gives a valid non-NULL *out. */
+VLS_API int vls_get_alloc(vls_store *store, const void *key, size_t klen, void **out,
+                          size_t *len);
+VLS_API void vls_free(void *p);
+
+/*! vls_size() : the record's length in *len, without reading it. */
+VLS_API int vls_size(vls_store *store, const void *key, size_t klen, uint64_t *len);
+
+/*! vls_contains() : @return 1 if the key is present, 0 if not, negative on bad arguments. */
+VLS_API int vls_contains(vls_store *store, const void *key, size_t klen);
+
+/*! vls_count() : the number of live records. */
+VLS_API uint64_t vls_count(vls_store *store);
+
+/*! vls_iter_next() :
+ *  Walks the keys in storage order. Start with *pos = 0; each call that returns 1 fills
+ *  *key and *klen (a view valid until the next change to the store) and *len (record length),
+ *  and advances *pos. Returns 0 at the end. Records deleted meanwhile are skipped. */
+VLS_API int vls_iter_next(vls_store *store, uint64_t *pos, const void **key, size_t *klen,
+                          uint64_t *len);
+
+/*! Batched reads (the seed's fused_get) :
+ *  vls_get_many() reads the records named by keys[0..n) into one caller buffer, decoding each
+ *  needed chunk once no matter how many requested records it holds, on up to `threads`
+ *  threads. spans[i] receives record i's offset and length inside dst, records placed in
+ *  request order, back to back. A key that does not exist gets spans[i].status =
+ *  VLS_E_NOTFOUND and length 0; the call then returns VLS_E_NOTFOUND after serving every
+ *  other key. vls_get_many_size() reports the total bytes needed (missing keys count 0).
+ *  When cap is too small nothing is read and VLS_E_TOOSMALL is returned with *needed set.
+ *  Threads : safe on a shared store.   Ownership : nothing retained. */
+typedef struct vls_key {
+    const void *data;
+    size_t len;
+} vls_key;
+
+typedef struct vls_span {
+    uint64_t offset; /* where the record starts in dst */
+    uint64_t length; /* its length (0 for a missing key) */
+    int status;      /* 0, or VLS_E_NOTFOUND, or the error that hit this record */
+} vls_span;
+
+VLS_API int vls_get_many_size(vls_store *store, size_t n, const vls_key *keys, uint64_t *total);
+VLS_API int vls_get_many(vls_store *store, size_t n, const vls_key *keys, void *dst, size_t cap,
+                         vls_span *spans, uint64_t *needed);
+
+/*! vls_get_many_into() : like vls_get_many() but record i goes to bufs[i] (capacity caps[i]);
+ *  a record too big for its buffer gets status VLS_E_TOOSMALL and length = size needed. */
+VLS_API int vls_get_many_into(vls_store *store, size_t n, const vls_key *keys, void *const *bufs,
+                              const size_t *caps, vls_span *spans);
+
+/*-*************************************
+ *  Whole-store operations
+ ***************************************/
+typedef struct vls_stat {
+    uint64_t records;       /* live records */
+    uint64_t logical_bytes; /* sum of live record lengths */
+    uint64_t dead_bytes;    /* record bytes still in the file but deleted or replaced */
+    uint64_t file_bytes;    /* size of the committed file */
+    uint64_t chunks;        /* chunk frames */
+    uint64_t commits;       /* commit sequence number of the state seen */
+    vls_options options;    /* the file's settings and this handle's */
+    uint32_t format_version;
+    uint32_t reserved[7];
+} vls_stat;
+
+VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
+
+/*! vls_verify() :
+ *  Reads every chunk, the index and every record, checking each checksum and each record's
+ *  hash. Each problem found is passed to `report` (may be NULL) as a sentence.
+ *  @return : 0 when sound, else the code of the first problem (VLS_E_CHECKSUM, ...).
+ *  *problems (may be NULL) receives the number of problems found. */
+VLS_API int vls_verify(vls_store *store, void (*report)(void *ctx, const char *problem),
+                       void *ctx, uint64_t *problems);
+
+/*! vls_compact() :
+ *  Writes the live records of `store`, in storage order, to a new store at out_path with the
+ *  same settings, reclaiming dead space. Memory stays bounded (about two chunks). The new file
+ *  is synced before this returns. The source handle is not changed. */
+VLS_API int vls_compact(vls_store *store, const char *out_path);
+
+/*! vls_compact_file() :
+ *  Compacts the file at `path`. With out_path NULL it works in place: the new file is written
+ *  beside the old one, synced, then renamed over it, so a crash leaves either the old or the
+ *  new store, never a mix. Takes the writer lock for the duration. */
+VLS_API int vls_compact_file(const char *path, const char *out_path);
+
+/*-*************************************
+ *  Hashes (libxxhash)
+ ***************************************/
+/* The 64-bit hash kept for every record (XXH3_64bits, seed 0). */
+VLS_API uint64_t vls_hash64(const void *data, size_t len);
+/* The seed's 128-bit content hash (XXH3_128bits, seed 0): out[0..16) big-endian canonical. */
+VLS_API void vls_hash128(const void *data, size_t len, unsigned char out[16]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VLSTORE_H */

@@ -1,0 +1,130 @@
+/* compact.c — copying the live records into a new file, reclaiming dead space. Records are
+ * copied piece by piece through the streaming put, so memory stays at about two chunks even
+ * for records of many GiB. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static int copy_records(vls_store *src, vls_store *dst)
+{
+    size_t bufcap = src->hdr.chunk_size;
+    unsigned char *buf = malloc(bufcap);
+    if (!buf)
+        return vls_seterr(src, VLS_E_NOMEM, "no memory to compact");
+    int rc = VLS_OK;
+    for (uint64_t i = 0; rc == VLS_OK && i < src->ix.n; i++) {
+        const idx_entry *e = &src->ix.e[i];
+        if (!e->live)
+            continue;
+        const unsigned char *key = idx_key(&src->ix, e);
+        XXH3_state_t *h = XXH3_createState();
+        if (!h) {
+            rc = VLS_E_NOMEM;
+            break;
+        }
+        XXH3_64bits_reset(h);
+        rc = store_put_begin(dst, key, e->key_len, e->len, 0);
+        for (uint64_t done = 0; rc == VLS_OK && done < e->len;) {
+            size_t n = e->len - done < bufcap ? (size_t)(e->len - done) : bufcap;
+            int unverified = 0;
+            rc = store_read_logical(src, e->off + done, n, buf, &unverified);
+            if (rc == VLS_OK) {
+                XXH3_64bits_update(h, buf, n);
+                rc = store_put_append(dst, buf, n);
+            }
+            done += n;
+        }
+        /* never carry damaged bytes into the new file */
+        if (rc == VLS_OK && XXH3_64bits_digest(h) != e->hash)
+            rc = vls_seterr(src, VLS_E_CHECKSUM, "record at logical offset %llu: hash mismatch, "
+                            "not copied", (unsigned long long)e->off);
+        XXH3_freeState(h);
+        if (rc == VLS_OK)
+            rc = store_put_end(dst, key, e->key_len);
+        else
+            dst->streaming = 0;
+    }
+    free(buf);
+    return rc;
+}
+
+int vls_compact(vls_store *s, const char *out_path)
+{
+    if (!s || !out_path)
+        return vls_seterr(s, VLS_E_INVAL, "vls_compact: NULL argument");
+    vls_options o = s->opts;
+    o.cache_bytes = 0;
+    o.threads = s->cp.threads;
+    vls_store *d;
+    int rc = vls_open(out_path, VLS_CREATE | VLS_EXCL | (s->flags & VLS_NOSYNC), &o, &d);
+    if (rc != VLS_OK)
+        return vls_seterr(s, rc, "compact: %s", vls_errmsg(NULL));
+    pthread_rwlock_rdlock(&s->lock);
+    rc = copy_records(s, d);
+    pthread_rwlock_unlock(&s->lock);
+    if (rc == VLS_OK) {
+        rc = vls_commit(d);
+        if (rc != VLS_OK)
+            vls_seterr(s, rc, "compact: %s", vls_errmsg(d));
+    } else if (d->failed) {
+        vls_seterr(s, rc, "compact: %s", vls_errmsg(d));
+    }
+    d->failed = 1; /* already committed (or abandoned): close must not commit again */
+    vls_close(d);
+    if (rc != VLS_OK)
+        unlink(out_path);
+    return rc;
+}
+
+int vls_compact_file(const char *path, const char *out_path)
+{
+    vls_store *s;
+    if (!path)
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_compact_file: path is NULL");
+    /* Take the writer lock so nobody appends while we copy. */
+    int rc = vls_open(path, VLS_RDWR, NULL, &s);
+    if (rc != VLS_OK)
+        return rc;
+    char tmp[PATH_MAX];
+    const char *target = out_path;
+    if (!out_path) {
+        if (snprintf(tmp, sizeof tmp, "%s.tmp-compact-%ld", path, (long)getpid()) >=
+            (int)sizeof tmp) {
+            s->failed = 1;
+            vls_close(s);
+            return vls_seterr(NULL, VLS_E_INVAL, "%s: path too long", path);
+        }
+        unlink(tmp);
+        target = tmp;
+    }
+    rc = vls_compact(s, target);
+    if (rc != VLS_OK) {
+        vls_seterr(NULL, rc, "%s", vls_errmsg(s));
+    } else if (!out_path) {
+        /* the new file is complete and synced: swap it in, then make the rename durable */
+        if (rename(tmp, path) != 0) {
+            rc = vls_seterr(NULL, VLS_E_IO, "%s: rename of the compacted file failed", path);
+            unlink(tmp);
+        } else {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", path);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *(slash == dir ? slash + 1 : slash) = 0;
+            else
+                strcpy(dir, ".");
+            FILE *f = fopen(dir, "r");
+            if (f) {
+                fsync(fileno(f));
+                fclose(f);
+            }
+        }
+    }
+    s->failed = 1; /* nothing to commit on the old file */
+    vls_close(s);
+    return rc;
+}

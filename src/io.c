@@ -1,0 +1,426 @@
+/* io.c — file and memory backings (see io.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "error.h"
+#include "vlstore.h"
+
+#define MAX_MAPS 64
+
+typedef struct {
+    uint64_t off; /* page-aligned file offset of the mapping */
+    uint64_t len;
+    unsigned char *ptr;
+} io_map;
+
+struct vls_io {
+    int fd;               /* -1 for memory */
+    uint64_t size;        /* end of file as far as we know */
+    int use_mmap;
+    int nmaps;
+    io_map maps[MAX_MAPS];
+    uint64_t mapped_end;  /* bytes [0, mapped_end) are covered by maps */
+    unsigned char *mem;   /* memory backing */
+    uint64_t mem_cap;
+};
+
+/* ---- fault injection (tests only) ----------------------------------------------------- */
+static long fault_nth = 0, fault_calls = 0;
+static int fault_err = 0, fault_persistent = 0, fault_short = 0;
+
+void io_fault_set(long nth, int err, int persistent, int short_write)
+{
+    fault_nth = nth;
+    fault_err = err;
+    fault_persistent = persistent;
+    fault_short = short_write;
+    fault_calls = 0;
+}
+
+long io_fault_calls(void)
+{
+    return fault_calls;
+}
+
+/* Counts one I/O call; returns the errno to fail it with, or 0. */
+static int fault_hit(void)
+{
+    if (fault_nth <= 0)
+        return 0;
+    fault_calls++;
+    if (fault_calls == fault_nth || (fault_persistent && fault_calls > fault_nth))
+        return fault_err;
+    return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+static int write_all(int fd, const void *buf, size_t len, uint64_t off, int *err_errno)
+{
+    const unsigned char *p = buf;
+    int fe = fault_hit();
+    if (fe) {
+        if (fault_short && len > 1)
+            (void)!pwrite(fd, p, len / 2, (off_t)off); /* a torn write, then the failure */
+        *err_errno = fe;
+        return fe == ENOSPC ? VLS_E_NOSPC : VLS_E_IO;
+    }
+    while (len > 0) {
+        size_t n = len > (1u << 30) ? (1u << 30) : len;
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            *err_errno = errno;
+            return errno == ENOSPC || errno == EDQUOT ? VLS_E_NOSPC : VLS_E_IO;
+        }
+        if (w == 0) {
+            *err_errno = ENOSPC;
+            return VLS_E_NOSPC;
+        }
+        p += w;
+        off += (uint64_t)w;
+        len -= (size_t)w;
+    }
+    return VLS_OK;
+}
+
+static int sync_dir_of(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof dir)
+            return -1;
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    int rc = fsync(dfd);
+    close(dfd);
+    return rc;
+}
+
+static void unmap_all(vls_io *io)
+{
+    for (int i = 0; i < io->nmaps; i++)
+        munmap(io->maps[i].ptr, io->maps[i].len);
+    io->nmaps = 0;
+    io->mapped_end = 0;
+}
+
+/* Maps [mapped_end, size) as one more mapping. Failure just means reads use pread. */
+static void map_more(vls_io *io, uint64_t size)
+{
+    if (!io->use_mmap || io->fd < 0 || size <= io->mapped_end || io->nmaps >= MAX_MAPS)
+        return;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t start = io->mapped_end - io->mapped_end % page;
+    uint64_t len = size - start;
+    if (len > (uint64_t)SIZE_MAX)
+        return;
+    void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, io->fd, (off_t)start);
+    if (p == MAP_FAILED)
+        return;
+    io->maps[io->nmaps].off = start;
+    io->maps[io->nmaps].len = len;
+    io->maps[io->nmaps].ptr = p;
+    io->nmaps++;
+    io->mapped_end = size;
+}
+
+/* ---- open / close ----------------------------------------------------------------------- */
+int io_open_memory(vls_io **out)
+{
+    vls_io *io = calloc(1, sizeof *io);
+    if (!io)
+        return VLS_E_NOMEM;
+    io->fd = -1;
+    *out = io;
+    return VLS_OK;
+}
+
+static int create_via_rename(const char *path, int excl, const void *init, size_t init_len,
+                             int *err_errno)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-create-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        *err_errno = ENAMETOOLONG;
+        return VLS_E_INVAL;
+    }
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        *err_errno = errno;
+        return vls_errno_code(errno);
+    }
+    int rc = write_all(fd, init, init_len, 0, err_errno);
+    if (rc == VLS_OK && fsync(fd) != 0) {
+        *err_errno = errno;
+        rc = VLS_E_IO;
+    }
+    close(fd);
+    if (rc == VLS_OK) {
+        if (excl) {
+            /* link() fails if path exists: an exclusive create even against a racing creator */
+            if (link(tmp, path) != 0) {
+                *err_errno = errno;
+                rc = errno == EEXIST ? VLS_E_EXISTS : VLS_E_IO;
+            }
+            unlink(tmp);
+        } else if (rename(tmp, path) != 0) {
+            *err_errno = errno;
+            rc = VLS_E_IO;
+        }
+    }
+    if (rc != VLS_OK)
+        unlink(tmp);
+    else
+        sync_dir_of(path);
+    return rc;
+}
+
+int io_open_file(const char *path, int writable, int create, int excl, int truncate,
+                 const void *init, size_t init_len, int use_mmap, vls_io **out, int *err_errno)
+{
+    *out = NULL;
+    *err_errno = 0;
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
+        *err_errno = EISDIR;
+        return VLS_E_INVAL;
+    }
+    if (exists && create && excl) {
+        *err_errno = EEXIST;
+        return VLS_E_EXISTS;
+    }
+    if (!exists) {
+        if (!create) {
+            *err_errno = ENOENT;
+            return VLS_E_NOTFOUND;
+        }
+        int rc = create_via_rename(path, excl, init, init_len, err_errno);
+        if (rc != VLS_OK)
+            return rc;
+        truncate = 0;
+    }
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) {
+        *err_errno = errno;
+        return vls_errno_code(errno);
+    }
+    vls_io *io = calloc(1, sizeof *io);
+    if (!io) {
+        close(fd);
+        return VLS_E_NOMEM;
+    }
+    io->fd = fd;
+    io->use_mmap = use_mmap;
+    if (fstat(fd, &st) != 0) {
+        *err_errno = errno;
+        io_close(io);
+        return VLS_E_IO;
+    }
+    io->size = (uint64_t)st.st_size;
+    if (truncate) {
+        /* The caller asked for an empty store over an existing file: lock it first so we never
+         * wipe a file another writer is using, then write the new header and cut the rest. */
+        int rc = io_lock_writer(io, err_errno);
+        if (rc == VLS_OK)
+            rc = write_all(fd, init, init_len, 0, err_errno);
+        if (rc == VLS_OK)
+            rc = io_truncate(io, init_len, err_errno);
+        if (rc == VLS_OK)
+            rc = io_sync(io, err_errno);
+        if (rc != VLS_OK) {
+            io_close(io);
+            return rc;
+        }
+    }
+    map_more(io, io->size);
+    *out = io;
+    return VLS_OK;
+}
+
+void io_close(vls_io *io)
+{
+    if (!io)
+        return;
+    unmap_all(io);
+    if (io->fd >= 0)
+        close(io->fd); /* also releases the flock */
+    free(io->mem);
+    free(io);
+}
+
+int io_is_memory(const vls_io *io)
+{
+    return io->fd < 0;
+}
+
+uint64_t io_size(const vls_io *io)
+{
+    return io->size;
+}
+
+int io_lock_writer(vls_io *io, int *err_errno)
+{
+    if (io->fd < 0)
+        return VLS_OK;
+    /* flock locks belong to the open file description, so a second open in the same process
+     * conflicts too — exactly the one-writer rule we want. */
+    if (flock(io->fd, LOCK_EX | LOCK_NB) != 0) {
+        *err_errno = errno;
+        return errno == EWOULDBLOCK ? VLS_E_LOCKED : VLS_E_IO;
+    }
+    return VLS_OK;
+}
+
+/* ---- reads ------------------------------------------------------------------------------ */
+const unsigned char *io_view(vls_io *io, uint64_t off, size_t len)
+{
+    uint64_t end;
+    if (off > UINT64_MAX - len)
+        return NULL;
+    end = off + len;
+    if (io->fd < 0)
+        return end <= io->size ? io->mem + off : NULL;
+    for (int i = io->nmaps - 1; i >= 0; i--) {
+        const io_map *m = &io->maps[i];
+        if (off >= m->off && end <= m->off + m->len)
+            return m->ptr + (off - m->off);
+    }
+    return NULL;
+}
+
+int io_read(vls_io *io, uint64_t off, void *buf, size_t len, int *err_errno)
+{
+    if (off > UINT64_MAX - len || off + len > io->size) {
+        *err_errno = 0;
+        return VLS_E_TRUNCATED;
+    }
+    if (io->fd < 0) {
+        memcpy(buf, io->mem + off, len);
+        return VLS_OK;
+    }
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t r = pread(io->fd, p, len, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            *err_errno = errno;
+            return VLS_E_IO;
+        }
+        if (r == 0) {
+            *err_errno = 0;
+            return VLS_E_TRUNCATED;
+        }
+        p += r;
+        off += (uint64_t)r;
+        len -= (size_t)r;
+    }
+    return VLS_OK;
+}
+
+int io_refresh(vls_io *io, int *err_errno)
+{
+    if (io->fd < 0)
+        return VLS_OK;
+    struct stat st;
+    if (fstat(io->fd, &st) != 0) {
+        *err_errno = errno;
+        return VLS_E_IO;
+    }
+    io->size = (uint64_t)st.st_size;
+    map_more(io, io->size);
+    return VLS_OK;
+}
+
+void io_map_committed(vls_io *io, uint64_t size)
+{
+    map_more(io, size);
+}
+
+/* ---- writes ----------------------------------------------------------------------------- */
+int io_append(vls_io *io, const void *buf, size_t len, int *err_errno)
+{
+    if (len == 0)
+        return VLS_OK;
+    if (io->fd < 0) {
+        uint64_t need = io->size + len;
+        if (need > io->mem_cap) {
+            uint64_t cap = io->mem_cap ? io->mem_cap : 65536;
+            while (cap < need)
+                cap *= 2;
+            unsigned char *m = realloc(io->mem, (size_t)cap);
+            if (!m) {
+                *err_errno = ENOMEM;
+                return VLS_E_NOMEM;
+            }
+            io->mem = m;
+            io->mem_cap = cap;
+        }
+        memcpy(io->mem + io->size, buf, len);
+        io->size = need;
+        return VLS_OK;
+    }
+    int rc = write_all(io->fd, buf, len, io->size, err_errno);
+    if (rc == VLS_OK)
+        io->size += len;
+    return rc;
+}
+
+int io_sync(vls_io *io, int *err_errno)
+{
+    if (io->fd < 0)
+        return VLS_OK;
+    int fe = fault_hit();
+    if (fe) {
+        *err_errno = fe;
+        return VLS_E_IO;
+    }
+    if (fdatasync(io->fd) != 0) {
+        *err_errno = errno;
+        return errno == ENOSPC || errno == EDQUOT ? VLS_E_NOSPC : VLS_E_IO;
+    }
+    return VLS_OK;
+}
+
+int io_truncate(vls_io *io, uint64_t size, int *err_errno)
+{
+    if (io->fd < 0) {
+        if (size < io->size)
+            io->size = size;
+        return VLS_OK;
+    }
+    int fe = fault_hit();
+    if (fe) {
+        *err_errno = fe;
+        return VLS_E_IO;
+    }
+    /* Mappings past the new end would fault on access: drop them all, remap below. */
+    if (size < io->mapped_end)
+        unmap_all(io);
+    if (ftruncate(io->fd, (off_t)size) != 0) {
+        *err_errno = errno;
+        return VLS_E_IO;
+    }
+    io->size = size;
+    return VLS_OK;
+}

@@ -1,0 +1,75 @@
+/* store.h — the store handle, shared by the modules that implement the public API:
+ * store.c (open, put, get, commit), batch.c (get_many), verify.c, compact.c.
+ * Depends on io, format, index, chunk, cache, pool. */
+#ifndef VLS_STORE_H
+#define VLS_STORE_H
+
+#include <pthread.h>
+#include <xxhash.h>
+
+#include "cache.h"
+#include "chunk.h"
+#include "error.h"
+#include "format.h"
+#include "index.h"
+#include "io.h"
+#include "pool.h"
+#include "vlstore.h"
+
+struct vls_store {
+    vls_io *io;
+    unsigned flags;
+    int writable;
+    int failed;              /* a write or sync failed: no more writes */
+    fmt_header hdr;
+    vls_options opts;        /* effective settings */
+    chunk_params cp;
+    vls_index ix;
+    pthread_rwlock_t lock;   /* readers shared, changes exclusive */
+    vls_cache *cache;
+    vls_pool *pool;
+
+    /* the committed state */
+    uint64_t seq;            /* newest commit seen */
+    uint64_t committed_size; /* end of the newest trailer (header size when none) */
+    uint64_t seg_offset;     /* newest index segment (0: none) */
+    uint64_t chain_len;      /* segments since the last full one */
+    uint64_t chain_bytes;    /* their payload bytes */
+    uint64_t full_bytes;     /* payload bytes of the last full segment */
+    uint64_t committed_nc;   /* chunks listed by committed segments */
+
+    /* changes since the last commit (writers) */
+    vbuf ops;
+    uint64_t nops, ops_prev_end;
+    int dirty;
+    unsigned char *pend;     /* the open chunk: logical bytes [ix.logical_end, +pend_len) */
+    uint64_t pend_len;
+    unsigned char *zbuf;     /* frame header + compressed chunk + padding */
+    size_t zcap;
+
+    /* a record being written piece by piece (store_put_begin/append/end) */
+    int streaming;
+    uint64_t stream_off, stream_len, stream_done;
+    XXH3_state_t *stream_hash;
+};
+
+/* Reads logical bytes [off, off+len) into dst. *unverified is set when some byte came from a
+ * chunk whose checksum was not checked (partial decode) — the caller then checks the record
+ * hash. Caller holds the read lock. */
+int store_read_logical(vls_store *s, uint64_t off, uint64_t len, void *dst, int *unverified);
+
+/* Checks a record read into dst against its index hash. */
+int store_check_record(vls_store *s, const idx_entry *e, const void *dst);
+
+/* Decodes chunk ci whole, checking its payload hash once. Returns a pinned cache item when the
+ * cache is on, else fills *owned (caller frees). *data points at the decoded bytes. */
+int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned char **owned,
+                       const unsigned char **data);
+void store_release_chunk(vls_store *s, cache_item *item, unsigned char *owned);
+
+/* Streaming put: begin with the total length, append pieces, end. Used by compaction. */
+int store_put_begin(vls_store *s, const void *key, size_t klen, uint64_t len, unsigned flags);
+int store_put_append(vls_store *s, const void *data, size_t len);
+int store_put_end(vls_store *s, const void *key, size_t klen);
+
+#endif
