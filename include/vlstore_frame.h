@@ -1,0 +1,275 @@
+/*
+ * vlstore_frame.h — molecular-dynamics frames as FlatBuffers, and an (extended) XYZ reader.
+ *
+ * A frame is one configuration of `nsites` sites (atoms): their types, masses, positions and,
+ * optionally, forces, energy, cell, periodicity, charges and stress. This header offers
+ *
+ *  - a codec between `vls_frame` (plain C arrays) and a FlatBuffer of the schema
+ *    schema/fbsites.fbs (table FBSites.FBFrame). Encoding is a few header writes plus one
+ *    memcpy per array; decoding is a zero-copy view after a bounds-checking verifier.
+ *    The bytes are ordinary FlatBuffers: flatc, and the FlatBuffers libraries of every
+ *    language, read frames written here, and frames they write are read here.
+ *  - a streaming parser for XYZ and extended-XYZ files that produces `vls_frame`s.
+ *
+ * Both depend on nothing but the C library; they do not touch a store. docs/FRAME.md is the
+ * reference for the schema, the presence rules, the alignment rules, the verifier's checks and
+ * the XYZ syntax accepted.
+ *
+ * Threads: the codec functions keep no state and may be called from any number of threads.
+ * A vls_xyz parser is used by one thread at a time.
+ */
+#ifndef VLSTORE_FRAME_H
+#define VLSTORE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vlstore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*-*************************************
+ *  The frame
+ ***************************************/
+
+/*! vls_frame :
+ *  Encoder input and view output. Arrays are row-major (site-major: x0 y0 z0 x1 y1 z1 ...).
+ *  Lengths: types, masses, charges : nsites;  positions, forces : nsites * ncodim;
+ *           cell, stress : 9 (3x3, row-major; the rows of `cell` are the lattice vectors a, b, c);
+ *           pbc : 3 (nonzero = periodic along a, b, c).
+ *  Optional parts: forces, cell, pbc, charges, stress are NULL when absent; energy is present
+ *  iff has_energy != 0.
+ *  As encoder input, types/masses/positions may be NULL only when nsites == 0; name may be NULL
+ *  (no name field is written) or point to name_len bytes (need not be NUL-terminated).
+ *  As view output, every pointer points into the viewed buffer (nothing is copied, nothing is
+ *  allocated); the view is valid as long as that buffer is. name is never NULL in a view (an
+ *  absent name reads as "", name_len 0) and is NUL-terminated; it may contain NUL bytes, so
+ *  name_len is authoritative.
+ *  Always start from vls_frame_init(): fields may be appended to this struct in later versions
+ *  and init sets them to "absent". */
+typedef struct vls_frame {
+    const char *name;        /* frame name, name_len bytes */
+    size_t name_len;
+    int32_t nsites;          /* number of sites, >= 0 */
+    int32_t ncodim;          /* coordinates per site, >= 1 (3 for ordinary space) */
+    const int32_t *types;    /* nsites site types (atomic numbers for XYZ input) */
+    const float *masses;     /* nsites masses (daltons for XYZ input) */
+    const float *positions;  /* nsites * ncodim */
+    const float *forces;     /* nsites * ncodim, or NULL */
+    int32_t has_energy;      /* nonzero: `energy` is set */
+    int32_t aligned;         /* view output only: 1 when every array pointer is aligned for its
+                              * element type (always so when the buffer is 4-byte aligned),
+                              * 0 when the arrays must be read with memcpy (see
+                              * vls_frame_is_aligned()). Ignored by the encoder. */
+    double energy;           /* total potential energy, meaningful when has_energy */
+    const float *cell;       /* 9 values, or NULL */
+    const uint8_t *pbc;      /* 3 values, or NULL */
+    const float *charges;    /* nsites values, or NULL */
+    const float *stress;     /* 9 values, or NULL */
+} vls_frame;
+
+/*! vls_frame_init() : sets every field to "absent": NULL pointers, zero counts, ncodim 3,
+ *  no energy. */
+VLS_API void vls_frame_init(vls_frame *f);
+
+/*-*************************************
+ *  Encoding
+ ***************************************/
+
+/* Largest encoded frame: FlatBuffers offsets are 32-bit signed-safe, so a buffer is < 2 GiB. */
+#define VLS_FRAME_MAX_SIZE 0x7FFFFFF8u
+
+/*! vls_frame_encoded_size() :
+ *  The exact number of bytes vls_frame_encode() writes for `f` (always a multiple of 4).
+ *  Cost: O(1).
+ * @return : the size, or 0 when `f` is not encodable (see vls_frame_encode's VLS_E_INVAL and
+ *           VLS_E_TOOBIG cases). */
+VLS_API size_t vls_frame_encoded_size(const vls_frame *f);
+
+/*! vls_frame_encode() :
+ *  Writes `f` as a FlatBuffer (root table FBSites.FBFrame) into buf[0..cap) and sets *len to
+ *  the number of bytes written. The layout is computed forward (no back-to-front builder): a
+ *  root offset, the vtable, the table, then the name, the small optional vectors and the large
+ *  arrays, each copied with one memcpy. Padding bytes are zero, so equal frames encode to equal
+ *  bytes. The output ends exactly at the last element of `positions`.
+ *  Alignment: offsets inside the buffer are aligned as FlatBuffers requires (relative to the
+ *  buffer start: 8 for energy, 4 for vector lengths and float/int32 elements). buf itself may
+ *  have any alignment (everything is written with memcpy); to view the result in place later,
+ *  give a buffer aligned to 8 bytes (malloc's are).
+ *  Ownership: nothing retained. Cost: one pass over the arrays (memcpy speed).
+ * @return : VLS_OK; VLS_E_TOOSMALL when cap < the size needed, which is then stored in *len
+ *           (nothing useful is written); VLS_E_INVAL when f/len is NULL, nsites < 0,
+ *           ncodim < 1, a required array is NULL while nsites > 0, or name is NULL with
+ *           name_len > 0; VLS_E_TOOBIG when the frame would exceed VLS_FRAME_MAX_SIZE. */
+VLS_API int vls_frame_encode(const vls_frame *f, void *buf, size_t cap, size_t *len);
+
+/*! vls_frame_encode_alloc() :
+ *  Like vls_frame_encode() into a buffer it allocates with malloc() (so 16-byte aligned, and
+ *  viewable in place). On success *out owns that buffer: release it with free() (vls_free()
+ *  does the same). On failure *out is NULL.
+ * @return : VLS_OK, VLS_E_INVAL, VLS_E_TOOBIG, or VLS_E_NOMEM. */
+VLS_API int vls_frame_encode_alloc(const vls_frame *f, void **out, size_t *len);
+
+/*-*************************************
+ *  Verifying and viewing
+ ***************************************/
+
+/*! vls_frame_verify() / vls_frame_verify_msg() :
+ *  Checks that buf[0..len) is a well-formed FBFrame that vls_frame_view() can expose safely:
+ *  every offset, vtable, table, field, vector and string lies inside the buffer and is aligned
+ *  (relative to the buffer start) as FlatBuffers requires; the name is NUL-terminated; and the
+ *  frame is consistent (nsites >= 0, ncodim >= 1, types/masses/positions hold nsites /
+ *  nsites*ncodim elements, forces and charges are absent or of the right length, cell and
+ *  stress absent or 9 values, pbc absent or 3). Fields unknown to this version (appended by a
+ *  newer schema) are ignored. Bytes after the frame's last structure are allowed.
+ *  Never reads outside buf[0..len), whatever the bytes; buf may have any alignment.
+ *  Cost: O(number of fields), independent of nsites (array contents are not inspected).
+ *  msg, if not NULL, receives a NUL-terminated description of the first problem found
+ *  ("" on success), truncated to msgcap bytes ("positions: 21 floats, expected nsites*ncodim
+ *  = 24").
+ * @return : VLS_OK; VLS_E_TRUNCATED when a structure extends past len (typically a cut-off
+ *           buffer); VLS_E_CORRUPT for any other malformation; VLS_E_INVAL when buf is NULL
+ *           with len > 0. */
+VLS_API int vls_frame_verify(const void *buf, size_t len);
+VLS_API int vls_frame_verify_msg(const void *buf, size_t len, char *msg, size_t msgcap);
+
+/*! vls_frame_view() / vls_frame_view_msg() :
+ *  Verifies buf[0..len) (as vls_frame_verify) and fills *out with pointers into it. Nothing is
+ *  copied but the scalars (nsites, ncodim, energy). Absent vectors give NULL pointers, except
+ *  that an absent types/masses/positions (allowed only when nsites == 0) also gives NULL.
+ *  out->aligned tells whether the arrays may be read through their typed pointers: it is 1
+ *  whenever buf is 4-byte aligned. Records returned back to back by a store can land at any
+ *  address; when out->aligned == 0, copy the record to an aligned buffer first (see
+ *  vls_frame_view_aligned) or read the arrays with memcpy.
+ *  Ownership: *out borrows buf. Cost: O(number of fields).
+ * @return : as vls_frame_verify; on failure *out is reset by vls_frame_init(). */
+VLS_API int vls_frame_view(const void *buf, size_t len, vls_frame *out);
+VLS_API int vls_frame_view_msg(const void *buf, size_t len, vls_frame *out, char *msg,
+                               size_t msgcap);
+
+/*! vls_frame_is_aligned() :
+ *  @return : 1 when a frame stored at `buf` can be viewed with typed array access (buf is
+ *  4-byte aligned: every element type in the schema is at most 4 bytes wide, and the double
+ *  energy is always copied out), else 0. 8-byte alignment is recommended, as FlatBuffers
+ *  libraries in other languages may read the double in place. */
+VLS_API int vls_frame_is_aligned(const void *buf);
+
+/*! vls_frame_view_aligned() :
+ *  Views buf in place when it is aligned; otherwise copies buf[0..len) into scratch (which must
+ *  be 8-byte aligned and hold len bytes) and views the copy, so *out always has aligned == 1.
+ *  *out then borrows buf or scratch.
+ * @return : as vls_frame_view; VLS_E_TOOSMALL when a copy is needed and scratch_cap < len;
+ *           VLS_E_INVAL when a copy is needed and scratch is NULL or not 8-byte aligned. */
+VLS_API int vls_frame_view_aligned(const void *buf, size_t len, void *scratch,
+                                   size_t scratch_cap, vls_frame *out);
+
+/*! vls_frame_write_json() :
+ *  Prints `f` to `out` as one JSON object with flatc's field names (name, nsites, ncodim,
+ *  types, masses, positions, forces, energy, cell, pbc, charges, stress); absent optional
+ *  fields are omitted. Floats are printed with 9 significant digits (round-trips float32),
+ *  energy with 17; NaN and infinities as NaN / Infinity / -Infinity (as Python's json does).
+ *  `f` may be a view with aligned == 0. Flags: VLS_JSON_COMPACT puts it all on one line.
+ * @return : VLS_OK, or VLS_E_IO when writing failed. */
+#define VLS_JSON_COMPACT 0x1u
+VLS_API int vls_frame_write_json(FILE *out, const vls_frame *f, unsigned flags);
+
+/*-*************************************
+ *  Elements
+ ***************************************/
+
+/* Highest atomic number known (Og). */
+#define VLS_ELEMENT_MAX 118
+
+/*! vls_element_number() :
+ *  Atomic number of the element named by sym[0..len) ("Fe"). Matching: exact symbol first,
+ *  then case-insensitively ("FE", "fe"), then as a label of a symbol followed by digits
+ *  ("C01", "H1", "Ca2"). "X" (a dummy site) is 0.
+ * @return : 0..VLS_ELEMENT_MAX, or -1 when not an element. */
+VLS_API int vls_element_number(const char *sym, size_t len);
+
+/*! vls_element_symbol() : "H" for 1 ... "Og" for 118, "X" for 0; NULL outside 0..118. */
+VLS_API const char *vls_element_symbol(int z);
+
+/*! vls_element_mass() :
+ *  Standard atomic weight of element z in daltons (IUPAC 2021, abridged; for elements with no
+ *  stable isotope the mass number of the longest-lived isotope; see docs/FRAME.md). 0 for z = 0
+ *  and outside 1..118. */
+VLS_API double vls_element_mass(int z);
+
+/*-*************************************
+ *  XYZ and extended-XYZ parser
+ ***************************************/
+
+/*! vls_xyz :
+ *  A streaming reader of multi-frame XYZ files. Each vls_xyz_next() reads one frame (an atom
+ *  count line, a comment line, then one line per atom) and exposes it as a vls_frame whose
+ *  arrays are owned by the parser and valid until the next vls_xyz_next() or vls_xyz_close().
+ *  The comment line may carry extended-XYZ key=value pairs (Lattice, Properties, energy, pbc,
+ *  stress, name, ...); see docs/FRAME.md for what is accepted. Memory use is that of one frame.
+ *  Numbers are read with strtod(), so the C locale's decimal point '.' is expected (the
+ *  default unless the program called setlocale()).
+ *  Threads: one thread at a time per parser. */
+typedef struct vls_xyz vls_xyz;
+
+/*! vls_xyz_open() :
+ *  Opens the file at `path` for reading ("-" is not special). *out receives the parser.
+ * @return : VLS_OK; VLS_E_IO when the file cannot be opened (vls_xyz_error() cannot be asked
+ *           then, as *out is NULL: the message is in errno); VLS_E_INVAL; VLS_E_NOMEM. */
+VLS_API int vls_xyz_open(const char *path, vls_xyz **out);
+
+/*! vls_xyz_open_file() :
+ *  Reads from an open stream, which the parser does not close. `display_name` (may be NULL:
+ *  "<stream>") names it in error messages. */
+VLS_API int vls_xyz_open_file(FILE *fp, const char *display_name, vls_xyz **out);
+
+/*! vls_xyz_open_mem() :
+ *  Reads data[0..len), which must stay valid until vls_xyz_close() (it is not copied).
+ *  `display_name` (may be NULL: "<memory>") names it in error messages. */
+VLS_API int vls_xyz_open_mem(const void *data, size_t len, const char *display_name,
+                             vls_xyz **out);
+
+/*! vls_xyz_set_keys() :
+ *  Which comment-line key holds the energy and which Properties column holds the forces, for
+ *  data sets that use other names (e.g. "REF_energy", "REF_forces"). NULL restores the default:
+ *  energy is the key "energy" in any letter case; forces are the column "forces" or "force".
+ *  The given names are matched exactly (case-sensitive) and copied. Call before vls_xyz_next.
+ * @return : VLS_OK, VLS_E_INVAL, VLS_E_NOMEM. */
+VLS_API int vls_xyz_set_keys(vls_xyz *p, const char *energy_key, const char *forces_key);
+
+/*! vls_xyz_next() :
+ *  Reads the next frame into *out (see vls_xyz for the lifetime of its arrays). Blank lines
+ *  between frames and at the end of the file are skipped. The frame's name is the comment
+ *  line's `name=` value when present, else "frame_<index>" with the 0-based index in the file.
+ *  ncodim is always 3. types are atomic numbers (from the species column, or the Z column when
+ *  there is one); masses come from a `masses`/`mass` column when there is one, else from the
+ *  element table.
+ * @return : 1 when a frame was read; 0 at the end of the input; a negative code on error:
+ *           VLS_E_CORRUPT for a syntax error (vls_xyz_error() says
+ *           "water.xyz:14: expected 4 columns (species pos), got 2"), VLS_E_IO for a read
+ *           error, VLS_E_NOMEM, VLS_E_TOOBIG for an atom count beyond 2^31-1 or beyond what
+ *           a frame can encode. After an error every later call returns the same error. */
+VLS_API int vls_xyz_next(vls_xyz *p, vls_frame *out);
+
+/*! vls_xyz_error() : the message of the last error ("" when none). Owned by the parser, valid
+ *  until its next call. Never NULL. */
+VLS_API const char *vls_xyz_error(const vls_xyz *p);
+
+/*! vls_xyz_comment() : the comment line of the last frame read (without its newline). Owned
+ *  by the parser, valid until the next vls_xyz_next(). Never NULL. */
+VLS_API const char *vls_xyz_comment(const vls_xyz *p);
+
+/*! vls_xyz_line() : the number of the last line read (1-based; 0 before the first). */
+VLS_API long vls_xyz_line(const vls_xyz *p);
+
+/*! vls_xyz_close() : releases the parser and its arrays; closes the file vls_xyz_open()
+ *  opened. vls_xyz_close(NULL) does nothing. */
+VLS_API void vls_xyz_close(vls_xyz *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLSTORE_FRAME_H */
