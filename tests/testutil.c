@@ -1,0 +1,60 @@
+/* testutil.c — see testutil.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+long test_passed, test_failed;
+
+const char *test_path(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    const char *dir = getenv("VLS_TEST_TMP");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    mkdir(dir, 0755);
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/%s-%ld.vls", dir, name, (long)getpid());
+    unlink(p);
+    return p;
+}
+
+uint64_t test_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL); /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void test_fill(void *buf, size_t len, uint64_t seed, int compressible)
+{
+    unsigned char *p = buf;
+    uint64_t s = seed;
+    if (compressible) { /* smooth float32 walk, like MD positions */
+        float x = (float)(seed % 1000);
+        size_t i = 0;
+        for (; i + 4 <= len; i += 4) {
+            x += (float)((int)(test_rand(&s) % 200) - 100) * 0.0001f;
+            memcpy(p + i, &x, 4);
+        }
+        for (; i < len; i++)
+            p[i] = (unsigned char)i;
+        return;
+    }
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t r = test_rand(&s);
+        memcpy(p + i, &r, len - i < 8 ? len - i : 8);
+    }
+}
+
+int test_done(const char *name)
+{
+    printf("%s: %ld passed, %ld failed\n", name, test_passed, test_failed);
+    return test_failed ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+/* testutil.h — the small harness every C test uses: CHECK counts and reports, scratch paths,
+ * deterministic random bytes. Each test ends with test_done(), printing "N passed, M failed". */
+#ifndef VLS_TESTUTIL_H
+#define VLS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vlstore.h"
+
+extern long test_passed, test_failed;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (cond)                                                                          \
+            test_passed++;                                                                 \
+        else {                                                                             \
+            test_failed++;                                                                 \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
+        }                                                                                  \
+    } while (0)
+
+/* CHECK that a vlstore call returned `want`, printing the handle's message otherwise. */
+#define CHECK_RC(store, call, want)                                                        \
+    do {                                                                                   \
+        int rc_ = (call);                                                                  \
+        if (rc_ == (want))                                                                 \
+            test_passed++;                                                                 \
+        else {                                                                             \
+            test_failed++;                                                                 \
+            fprintf(stderr, "%s:%d: %s returned %d (%s: %s), expected %d\n", __FILE__,     \
+                    __LINE__, #call, rc_, vls_strerror(rc_), vls_errmsg(store), want);     \
+        }                                                                                  \
+    } while (0)
+
+#define CHECK_OK(store, call) CHECK_RC(store, call, VLS_OK)
+
+/* A fresh path under the scratch directory ($VLS_TEST_TMP or /tmp), removed if present. */
+const char *test_path(const char *name);
+uint64_t test_rand(uint64_t *state);
+void test_fill(void *buf, size_t len, uint64_t seed, int compressible);
+/* Prints the summary line and returns the exit status. */
+int test_done(const char *name);
+
+#endif
