@@ -7,7 +7,7 @@
  *   3. scan    warm (files in page cache): every record, in storage order   -> MB/s
  *   4. get     warm: 20,000 random keys, one record each                    -> p50, p99 us
  *   5. epoch   warm: a random permutation of all keys in batches of 64      -> records/s
- *   6. cold    for each of 2,000 random keys: evict the files from the page cache, open,
+ *   6. cold    for each of 1,000 random keys: evict the files from the page cache, open,
  *              time one get, close                                          -> p50 us
  * Every record read is checked (length and XXH3-64 against the generated one) outside the
  * timed spans. docs/BENCH.md explains each measurement; `make bench` runs this program.
@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -96,7 +98,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: vls_bench [options]\n"
             "  --size-mib N       workload size in MiB (default 512)\n"
-            "  --quick            64 MiB, 5,000 gets, 500 cold gets, 15 s per phase\n"
+            "  --quick            64 MiB, 5,000 gets, 300 cold gets, 10 s per phase\n"
             "  --engines LIST     comma-separated engine names, or 'all' (default: all but the\n"
             "                     ones marked *)\n"
             "  --dir DIR          where the stores go (a fresh vls_bench.XXXXXX inside DIR;\n"
@@ -105,11 +107,11 @@ static void usage(FILE *f)
             "  --threads N        threads for vlstore and Blosc (default 1)\n"
             "  --seed S           workload seed (default 42)\n"
             "  --gets N           warm random gets (default 20000)\n"
-            "  --cold-gets N      cold random gets (default 2000)\n"
+            "  --cold-gets N      cold random gets (default 1000)\n"
             "  --cache-mib N      in-process cache given to every engine that has one\n"
             "                     (default: vlstore's default cache_bytes)\n"
             "  --max-phase-sec S  stop a get/epoch/cold phase after S seconds and report the\n"
-            "                     part done, marked ~ (default 60)\n"
+            "                     part done, marked ~ (default 30)\n"
             "  --out DIR          where results.md/.dat/.png go (default %s)\n"
             "  --no-plot          do not run gnuplot\n"
             "engines:\n",
@@ -214,9 +216,9 @@ static int parse_args(int argc, char **argv, bench_args *a)
         if (!gets_set)
             a->gets = 5000;
         if (!cold_set)
-            a->cold_gets = 500;
+            a->cold_gets = 300;
         if (!maxp_set)
-            a->max_phase = 15;
+            a->max_phase = 10;
     }
     return 0;
 bad:
@@ -712,6 +714,30 @@ static const char *fs_name(const char *dir)
     }
 }
 
+/* The read-ahead of the block device holding dir (it decides what a cold mmap fault costs). */
+static long dev_readahead_kb(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return -1;
+    char p[128];
+    for (int i = 0; i < 2; i++) {
+        /* a whole disk, then the disk of a partition */
+        snprintf(p, sizeof p, "/sys/dev/block/%u:%u/%squeue/read_ahead_kb", major(st.st_dev),
+                 minor(st.st_dev), i ? "../" : "");
+        FILE *f = fopen(p, "r");
+        if (!f)
+            continue;
+        long kb = -1;
+        if (fscanf(f, "%ld", &kb) != 1)
+            kb = -1;
+        fclose(f);
+        if (kb >= 0)
+            return kb;
+    }
+    return -1;
+}
+
 static int write_results(const char *outdir, const result *res, int nres,
                          const bench_engine *eng, const bench_workload *w, const plan *p,
                          const bench_config *cfg, const char *base, const char *cmdline,
@@ -759,9 +785,13 @@ static int write_results(const char *outdir, const result *res, int nres,
     fprintf(f, "- Warm gets: %zu random keys; epoch: all %zu keys shuffled, batches of %d; "
                "cold gets: %zu random keys; a phase stops after %.0f s (then marked ~)\n",
             p->ngets, w->n, BENCH_BATCH, p->ncold, p->a->max_phase);
-    fprintf(f, "- Stores in `%s` (%s); page cache eviction: posix_fadvise(DONTNEED) before "
-               "every cold get%s\n",
-            base, fs_name(base),
+    long ra = dev_readahead_kb(base);
+    char rabuf[64] = "unknown";
+    if (ra >= 0)
+        snprintf(rabuf, sizeof rabuf, "%ld KiB", ra);
+    fprintf(f, "- Stores in `%s` (%s, device read-ahead %s); page cache eviction: "
+               "posix_fadvise(DONTNEED) before every cold get%s\n",
+            base, fs_name(base), rabuf,
             p->dropped ? ", plus `echo 3 > /proc/sys/vm/drop_caches` at the start of each "
                          "cold phase"
                        : " (drop_caches not available: not root)");
@@ -881,7 +911,7 @@ static void run_gnuplot(const char *outdir)
 int main(int argc, char **argv)
 {
     bench_args a = {.size_mib = 512, .threads = 1, .seed = 42, .gets = 20000,
-                    .cold_gets = 2000, .max_phase = 60, .plot = 1, .cache_mib = -1,
+                    .cold_gets = 1000, .max_phase = 30, .plot = 1, .cache_mib = -1,
                     .out = VLS_BENCH_SOURCE_DIR};
     if (parse_args(argc, argv, &a) != 0)
         return 2;
