@@ -125,6 +125,11 @@ static void setup(void) {
     } else {
         snprintf(tmpdir, sizeof tmpdir, "/tmp/vls_frame_interop.%ld", (long)getpid());
     }
+    /* start clean, so no output of an earlier run can stand in for a missing one */
+    strbuf rm = {0};
+    sb_add(&rm, "rm -rf '%s'", tmpdir);
+    if (system(rm.s) != 0) die("cannot remove ", tmpdir);
+    free(rm.s);
     if (mkdir(tmpdir, 0777) != 0 && errno != EEXIST) die("cannot create ", tmpdir);
 
     FILE *p = popen("command -v flatc", "r");
