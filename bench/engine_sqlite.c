@@ -6,9 +6,9 @@
  * Write: journal_mode=WAL, synchronous=FULL, cache_size = the shared cache budget; one
  * transaction of prepared INSERTs, COMMIT (fsyncs the WAL), then wal_checkpoint(TRUNCATE) so
  * the data sits in the database file, synced, and the WAL is empty: the durable end state.
- * Reads: a query_only connection with the same cache budget and mmap_size = 1 GiB (SQLite's
- * counterpart of the map LMDB and vlstore read through), prepared statements, one read
- * transaction per get or per batch.
+ * Reads: a query_only connection with the same cache budget, SQLite's default I/O (read(),
+ * no mmap) — or, for "sqlite-mmap", mmap_size = 1 GiB, SQLite's counterpart of the map LMDB
+ * and vlstore read through — prepared statements, one read transaction per get or batch.
  */
 #include "bench.h"
 
@@ -18,26 +18,40 @@
 #include <string.h>
 
 typedef struct sqlite_impl {
+    int mmap; /* sqlite-mmap: reads through a 1 GiB mmap_size */
     sqlite3 *db;
     sqlite3_stmt *get;
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
 } sqlite_impl;
 
-static int sq_init(bench_engine *e)
+static int sq_init_with(bench_engine *e, int use_mmap)
 {
     sqlite_impl *s = calloc(1, sizeof *s);
     if (!s)
         return bench_fail(e, "out of memory");
+    s->mmap = use_mmap;
     e->impl = s;
     snprintf(e->path, sizeof e->path, "%s/store.sqlite", e->dir);
     snprintf(e->settings, sizeof e->settings,
              "SQLite %s; table (id INTEGER PRIMARY KEY, k BLOB UNIQUE, v BLOB), page size "
              "%d; WAL, synchronous=FULL, one transaction of prepared INSERTs, then "
-             "wal_checkpoint(TRUNCATE); cache_size %llu MiB, mmap_size 1 GiB for reads; read "
-             "txn per get or batch",
-             sqlite3_libversion(), 4096, (unsigned long long)(e->cfg->cache_bytes >> 20));
+             "wal_checkpoint(TRUNCATE); cache_size %llu MiB; reads %s; read txn per get or "
+             "batch",
+             sqlite3_libversion(), 4096, (unsigned long long)(e->cfg->cache_bytes >> 20),
+             use_mmap ? "through mmap (mmap_size 1 GiB)"
+                      : "through read() (SQLite's default, mmap off)");
     return 0;
+}
+
+static int sq_init(bench_engine *e)
+{
+    return sq_init_with(e, 0);
+}
+
+static int sq_init_mmap(bench_engine *e)
+{
+    return sq_init_with(e, 1);
 }
 
 static int sq_exec(bench_engine *e, const char *sql)
@@ -145,7 +159,7 @@ static int sq_open(bench_engine *e, const bench_workload *w)
     /* Read-write connection with query_only: a read-only one cannot create the WAL-index
      * (-shm) file that reading a WAL database needs. */
     if (sq_open_db(e, SQLITE_OPEN_READWRITE) != 0 || sq_exec(e, "PRAGMA query_only=1") != 0 ||
-        sq_exec(e, "PRAGMA mmap_size=1073741824") != 0 ||
+        (s->mmap && sq_exec(e, "PRAGMA mmap_size=1073741824") != 0) ||
         sq_prepare(e, "SELECT v FROM r WHERE k = ?1", &s->get) != 0 ||
         sq_prepare(e, "BEGIN", &s->begin) != 0 || sq_prepare(e, "COMMIT", &s->commit) != 0) {
         sq_close(e);
@@ -253,6 +267,19 @@ const bench_engine_ops bench_engine_sqlite = {
     .name = "sqlite",
     .summary = "SQLite table (id, k UNIQUE, v BLOB), WAL, synchronous=FULL",
     .init = sq_init,
+    .write = sq_write,
+    .open = sq_open,
+    .close = sq_close,
+    .scan = sq_scan,
+    .get = sq_get,
+    .get_batch = sq_batch,
+    .fini = sq_fini,
+};
+
+const bench_engine_ops bench_engine_sqlite_mmap = {
+    .name = "sqlite-mmap",
+    .summary = "the same, reading through mmap (mmap_size 1 GiB)",
+    .init = sq_init_mmap,
     .write = sq_write,
     .open = sq_open,
     .close = sq_close,

@@ -67,6 +67,7 @@ static const engine_entry engines[] = {
 #endif
     {&bench_engine_lmdb, 1},
     {&bench_engine_sqlite, 1},
+    {&bench_engine_sqlite_mmap, 1},
     {&bench_engine_hdf5, 1},
     {&bench_engine_hdf5_blosc, 1},
     {&bench_engine_raw_pread, 1},
