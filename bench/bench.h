@@ -180,8 +180,7 @@ struct bench_engine {
 int bench_fail(bench_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern const bench_engine_ops bench_engine_lmdb, bench_engine_sqlite, bench_engine_sqlite_mmap,
-    bench_engine_hdf5,
-    bench_engine_hdf5_blosc, bench_engine_raw_pread, bench_engine_raw_blosc;
+    bench_engine_hdf5, bench_engine_hdf5_blosc, bench_engine_raw_pread, bench_engine_raw_blosc;
 #ifndef VLS_BENCH_NO_VLSTORE
 extern const bench_engine_ops bench_engine_vlstore, bench_engine_vlstore_lz4,
     bench_engine_vlstore_blosclz, bench_engine_vlstore_zstd5, bench_engine_vlstore_none,

@@ -715,6 +715,45 @@ static const char *fs_name(const char *dir)
     }
 }
 
+static const result *find_result(const result *res, int nres, const char *name)
+{
+    for (int i = 0; i < nres; i++)
+        if (strcmp(res[i].name, name) == 0 && !res[i].failed)
+            return &res[i];
+    return NULL;
+}
+
+/* The comparisons issue 3 asks for, when the engines involved ran. */
+static void write_targets(FILE *f, const result *res, int nres)
+{
+    const result *v = find_result(res, nres, "vlstore");
+    const result *rb = find_result(res, nres, "raw-blosc");
+    const result *rp = find_result(res, nres, "raw-pread");
+    if (!v || (!rb && !rp))
+        return;
+    fprintf(f, "\n### vlstore (defaults) against the limits\n\n");
+    fprintf(f, "| comparison | vlstore | limit | vlstore / limit | target |\n"
+               "|:--|--:|--:|--:|:--|\n");
+    if (rb) {
+        double q = v->write_mbs / rb->write_mbs;
+        fprintf(f, "| write MB/s vs raw-blosc | %.1f | %.1f | %.0f %% | >= 90 %%: %s |\n",
+                v->write_mbs, rb->write_mbs, 100 * q, q >= 0.90 ? "met" : "**not met**");
+        q = v->scan_mbs / rb->scan_mbs;
+        fprintf(f, "| scan MB/s vs raw-blosc decode | %.1f | %.1f | %.0f %% | >= 95 %%: %s |\n",
+                v->scan_mbs, rb->scan_mbs, 100 * q, q >= 0.95 ? "met" : "**not met**");
+        fprintf(f, "| ratio vs raw-blosc | %.3f | %.3f | %.0f %% | |\n", v->ratio, rb->ratio,
+                100 * v->ratio / rb->ratio);
+        fprintf(f, "| epoch records/s vs naive Blosc gets | %.0f | %.0f | %.1fx | |\n",
+                v->epoch_rps, rb->epoch_rps, v->epoch_rps / rb->epoch_rps);
+    }
+    if (rp) {
+        fprintf(f, "| epoch records/s vs raw-pread | %.0f | %.0f | %.0f %% | |\n", v->epoch_rps,
+                rp->epoch_rps, 100 * v->epoch_rps / rp->epoch_rps);
+        fprintf(f, "| warm get p50 us vs raw-pread | %.1f | %.1f | %.1fx | |\n", v->get_p50,
+                rp->get_p50, v->get_p50 / rp->get_p50);
+    }
+}
+
 /* The read-ahead of the block device holding dir (it decides what a cold mmap fault costs). */
 static long dev_readahead_kb(const char *dir)
 {
@@ -827,6 +866,7 @@ static int write_results(const char *outdir, const result *res, int nres,
                     r->name, r->gets_done, p->ngets, r->epoch_done, w->n, r->cold_done, p->ncold);
         }
     }
+    write_targets(f, res, nres);
     fprintf(f, "\nCold gets also need an open; its median (not in the table): ");
     for (int i = 0; i < nres; i++)
         if (!res[i].failed)
