@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 typedef struct raw_impl {
@@ -131,7 +132,7 @@ static int rawp_init(bench_engine *e)
 {
     snprintf(e->settings, sizeof e->settings,
              "records back to back in one file, offsets in memory; get = one pread; "
-             "scan = 4 MiB preads; write = one pwrite per record + fsync");
+             "scan = 4 MiB preads; write = pwritev of ~4 MiB of records at a time + fsync");
     return raw_init_common(e, "store.raw");
 }
 
@@ -140,9 +141,29 @@ static int rawp_write(bench_engine *e, const bench_workload *w)
     int fd = open(e->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return bench_fail(e, "create %s: %s", e->path, strerror(errno));
-    for (size_t i = 0; i < w->n; i++) {
-        if (full_pwrite(fd, w->data + w->off[i], w->len[i], w->off[i]) != 0) {
-            bench_fail(e, "pwrite %s record %zu: %s", e->path, i, strerror(errno));
+    /* Records go out straight from their buffers, gathered into ~4 MiB pwritev calls: no
+     * copy, few syscalls, and large page-cache folios like the chunked writers get. */
+    struct iovec iov[256];
+    size_t i = 0;
+    while (i < w->n) {
+        int cnt = 0;
+        size_t bytes = 0, first = i;
+        while (i < w->n && cnt < 256 && bytes < (4u << 20)) {
+            iov[cnt].iov_base = w->data + w->off[i];
+            iov[cnt].iov_len = w->len[i];
+            bytes += w->len[i];
+            cnt++;
+            i++;
+        }
+        uint64_t at = w->off[first];
+        ssize_t k = pwritev(fd, iov, cnt, (off_t)at);
+        if (k >= 0 && (size_t)k < bytes) /* short write: finish plainly */
+            k = full_pwrite(fd, w->data + at + k, bytes - (size_t)k, at + (uint64_t)k) == 0
+                    ? (ssize_t)bytes
+                    : -1;
+        if (k < 0) {
+            bench_fail(e, "pwritev %s at %llu: %s", e->path, (unsigned long long)at,
+                       strerror(errno));
             close(fd);
             return -1;
         }

@@ -388,9 +388,11 @@ static int plan_make(plan *p, const bench_workload *w, const bench_args *a)
     p->gets = malloc((p->ngets + 1) * sizeof *p->gets);
     p->perm = malloc(w->n * sizeof *p->perm);
     p->cold = malloc((p->ncold + 1) * sizeof *p->cold);
-    p->out = malloc(w->total);
+    /* Page-aligned buffers for every engine: the kernel's copy for pread is about twice as
+     * fast into a page-aligned buffer as into malloc's 16-byte-aligned one on some CPUs. */
+    p->out = aligned_alloc(4096, (w->total + 4095) / 4096 * 4096);
     p->seen = malloc(w->n);
-    p->buf = malloc(w->max_len);
+    p->buf = aligned_alloc(4096, ((size_t)w->max_len + 4095) / 4096 * 4096);
     p->lat = malloc((nl + 1) * sizeof *p->lat);
     p->lat2 = malloc((nl + 1) * sizeof *p->lat2);
     if (!p->kptr || !p->gets || !p->perm || !p->cold || !p->out || !p->seen || !p->buf ||
@@ -424,7 +426,7 @@ static int plan_make(plan *p, const bench_workload *w, const bench_args *a)
             p->batch_cap = sum;
     }
     p->batch.cap = p->batch_cap;
-    p->batch.dst = malloc(p->batch_cap);
+    p->batch.dst = aligned_alloc(4096, (p->batch_cap + 4095) / 4096 * 4096);
     if (!p->batch.dst)
         return -1;
     memset(p->batch.dst, 0, p->batch_cap); /* fault the pages in before any timing */
