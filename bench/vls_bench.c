@@ -90,6 +90,7 @@ typedef struct bench_args {
     size_t gets;
     size_t cold_gets;
     double max_phase;
+    int reps; /* write and scan repetitions; the median is reported */
     int plot;
     int cache_mib; /* -1: vlstore's default */
 } bench_args;
@@ -111,6 +112,7 @@ static void usage(FILE *f)
             "  --cold-gets N      cold random gets (default 1000)\n"
             "  --cache-mib N      in-process cache given to every engine that has one\n"
             "                     (default: vlstore's default cache_bytes)\n"
+            "  --reps N           write and scan N times (1..9), report the median (default 3)\n"
             "  --max-phase-sec S  stop a get/epoch/cold phase after S seconds and report the\n"
             "                     part done, marked ~ (default 30)\n"
             "  --out DIR          where results.md/.dat/.png go (default %s)\n"
@@ -136,7 +138,7 @@ static int parse_u64(const char *s, uint64_t *v)
 static int parse_args(int argc, char **argv, bench_args *a)
 {
     enum { O_SIZE = 256, O_QUICK, O_ENGINES, O_DIR, O_KEEP, O_THREADS, O_SEED, O_GETS, O_COLD,
-           O_MAXP, O_OUT, O_NOPLOT, O_CACHE, O_HELP };
+           O_MAXP, O_OUT, O_NOPLOT, O_CACHE, O_REPS, O_HELP };
     static const struct option lo[] = {
         {"size-mib", required_argument, NULL, O_SIZE},
         {"quick", no_argument, NULL, O_QUICK},
@@ -151,6 +153,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
         {"out", required_argument, NULL, O_OUT},
         {"no-plot", no_argument, NULL, O_NOPLOT},
         {"cache-mib", required_argument, NULL, O_CACHE},
+        {"reps", required_argument, NULL, O_REPS},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -201,6 +204,11 @@ static int parse_args(int argc, char **argv, bench_args *a)
             if (parse_u64(optarg, &v) || v > (1u << 20))
                 goto bad;
             a->cache_mib = (int)v;
+            break;
+        case O_REPS:
+            if (parse_u64(optarg, &v) || v < 1 || v > 9)
+                goto bad;
+            a->reps = (int)v;
             break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
@@ -468,16 +476,25 @@ static int run_engine(bench_engine *e, plan *p, result *r)
     const double maxp = p->a->max_phase;
     double t0, t1;
 
-    /* 1. write */
-    t0 = now_sec();
-    if (ops->write(e, w) != 0)
-        return -1;
-    if (fsync_path(e->dir, e->err, sizeof e->err) != 0) /* the new names, too */
-        return -1;
-    t1 = now_sec();
-    r->write_s = t1 - t0;
+    /* 1. write (median of reps; each rep starts from an empty directory) */
+    double reps_s[9];
+    for (int rep = 0; rep < p->a->reps; rep++) {
+        if (rep > 0) {
+            dir_remove(e->dir);
+            if (dir_make(e->dir) != 0)
+                return bench_fail(e, "mkdir %s: %s", e->dir, strerror(errno));
+        }
+        t0 = now_sec();
+        if (ops->write(e, w) != 0)
+            return -1;
+        if (fsync_path(e->dir, e->err, sizeof e->err) != 0) /* the new names, too */
+            return -1;
+        reps_s[rep] = now_sec() - t0;
+    }
+    r->write_s = percentile(reps_s, (size_t)p->a->reps, 0.5);
     r->write_mbs = (double)w->total / r->write_s / 1e6;
-    note(r->name, "write   %8.1f MB/s  (%.2f s)", r->write_mbs, r->write_s);
+    note(r->name, "write   %8.1f MB/s  (median %.2f s of %d)", r->write_mbs, r->write_s,
+         p->a->reps);
 
     /* 2. size */
     r->file_bytes = dir_bytes(e->dir);
@@ -490,25 +507,32 @@ static int run_engine(bench_engine *e, plan *p, result *r)
     if (ops->open(e, w) != 0)
         return -1;
     r->open_ms = (now_sec() - t0) * 1e3;
-    memset(p->out, 0, w->total);
-    memset(p->seen, 0, w->n);
-    bench_scan_sink sink = {w, &p->kt, p->out, p->seen, 0, 0};
-    t0 = now_sec();
-    if (ops->scan(e, w, &sink) != 0)
-        return -1;
-    t1 = now_sec();
-    r->scan_mbs = (double)w->total / (t1 - t0) / 1e6;
-    size_t missing = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        if (!p->seen[i])
-            missing++;
-        else
-            check_record(r, w, i, p->out + w->off[i], w->len[i], "scan");
+    for (int rep = 0; rep < p->a->reps; rep++) {
+        if (rep > 0) { /* in-process caches start empty on every scan; the page cache stays */
+            ops->close(e);
+            if (ops->open(e, w) != 0)
+                return -1;
+        }
+        memset(p->out, 0, w->total);
+        memset(p->seen, 0, w->n);
+        bench_scan_sink sink = {w, &p->kt, p->out, p->seen, 0, 0};
+        t0 = now_sec();
+        if (ops->scan(e, w, &sink) != 0)
+            return -1;
+        reps_s[rep] = now_sec() - t0;
+        size_t missing = 0;
+        for (size_t i = 0; i < w->n; i++) {
+            if (!p->seen[i])
+                missing++;
+            else
+                check_record(r, w, i, p->out + w->off[i], w->len[i], "scan");
+        }
+        if (missing || sink.unknown || sink.dups)
+            return bench_fail(e, "scan delivered %zu of %zu records (%llu unknown, %llu twice)",
+                              w->n - missing, w->n, (unsigned long long)sink.unknown,
+                              (unsigned long long)sink.dups);
     }
-    if (missing || sink.unknown || sink.dups)
-        return bench_fail(e, "scan delivered %zu of %zu records (%llu unknown, %llu twice)",
-                          w->n - missing, w->n, (unsigned long long)sink.unknown,
-                          (unsigned long long)sink.dups);
+    r->scan_mbs = (double)w->total / percentile(reps_s, (size_t)p->a->reps, 0.5) / 1e6;
     note(r->name, "scan    %8.1f MB/s", r->scan_mbs);
 
     /* 4. warm random gets */
@@ -824,9 +848,10 @@ static int write_results(const char *outdir, const result *res, int nres,
     fprintf(f, "- Threads: %d (vlstore, Blosc); in-process cache budget: %llu MiB for every "
                "engine that has one (vlstore cache_bytes, SQLite cache_size, HDF5 chunk cache)\n",
             cfg->threads, (unsigned long long)(cfg->cache_bytes >> 20));
-    fprintf(f, "- Warm gets: %zu random keys; epoch: all %zu keys shuffled, batches of %d; "
-               "cold gets: %zu random keys; a phase stops after %.0f s (then marked ~)\n",
-            p->ngets, w->n, BENCH_BATCH, p->ncold, p->a->max_phase);
+    fprintf(f, "- Write and scan: median of %d runs; warm gets: %zu random keys; epoch: all %zu "
+               "keys shuffled, batches of %d; cold gets: %zu random keys; a phase stops after "
+               "%.0f s (then marked ~)\n",
+            p->a->reps, p->ngets, w->n, BENCH_BATCH, p->ncold, p->a->max_phase);
     long ra = dev_readahead_kb(base);
     char rabuf[64] = "unknown";
     if (ra >= 0)
@@ -954,7 +979,7 @@ static void run_gnuplot(const char *outdir)
 int main(int argc, char **argv)
 {
     bench_args a = {.size_mib = 512, .threads = 1, .seed = 42, .gets = 20000,
-                    .cold_gets = 1000, .max_phase = 30, .plot = 1, .cache_mib = -1,
+                    .cold_gets = 1000, .max_phase = 30, .reps = 3, .plot = 1, .cache_mib = -1,
                     .out = VLS_BENCH_SOURCE_DIR};
     if (parse_args(argc, argv, &a) != 0)
         return 2;
