@@ -468,7 +468,7 @@ static void note(const char *name, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Runs the six phases for one engine. Returns 0, or -1 with r->err set. */
+/* Runs the six phases for one engine. Returns 0, or -1 with e->err set. */
 static int run_engine(bench_engine *e, plan *p, result *r)
 {
     const bench_workload *w = p->w;
