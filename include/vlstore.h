@@ -107,11 +107,11 @@ typedef struct vls_options {
     uint32_t struct_size;  /* sizeof(vls_options); set by vls_options_init() */
     /* per file */
     uint32_t chunk_size;   /* logical chunk size in bytes, 4 KiB .. 1 GiB; default 4 MiB */
-    int32_t codec;         /* enum vls_codec; default VLS_CODEC_ZSTD */
+    int32_t codec;         /* enum vls_codec; default VLS_CODEC_LZ4 */
     int32_t level;         /* 0..9; default 1 */
     int32_t shuffle;       /* enum vls_shuffle; default VLS_SHUFFLE_BYTE */
     int32_t typesize;      /* element size for shuffling, 1..255; default 4 (float32) */
-    uint32_t block_size;   /* Blosc block size in bytes; 0 lets Blosc choose; default 64 KiB */
+    uint32_t block_size;   /* Blosc block size in bytes; 0 lets Blosc choose; default 128 KiB */
     int32_t placement;     /* enum vls_placement; default VLS_PLACE_NOCROSS */
     /* per handle */
     int32_t threads;       /* threads for compression and for decoding a batch; default 1 */
@@ -151,8 +151,9 @@ VLS_API int vls_placement_from_name(const char *name);
  *  Opens the store at `path`, or an in-memory store when path is NULL (memory stores are
  *  always read-write and vanish on close). `opts` may be NULL for the defaults.
  *  Opening reads the tail of the file, then the index; it never reads record data.
- *  A file whose tail was torn by a crash opens as of its last complete commit; a writer
- *  then cuts the torn tail away before appending.
+ *  A file whose tail was torn by a crash opens as of its last complete commit; its bytes are
+ *  never overwritten: a writer pads to 8 bytes and appends after them (dead space until
+ *  vls_compact).
  *  @return : 0 and *out set, or a negative code with *out = NULL (detail: vls_errmsg(NULL)). */
 VLS_API int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_store **out);
 

@@ -18,7 +18,7 @@ const char *vls_strerror(int code)
     case VLS_E_NOMEM: return "out of memory";
     case VLS_E_IO: return "I/O error";
     case VLS_E_NOSPC: return "no space left on device";
-    case VLS_E_NOTFOUND: return "key not found";
+    case VLS_E_NOTFOUND: return "not found (no such key, or no such store file)";
     case VLS_E_EXISTS: return "already exists";
     case VLS_E_TOOSMALL: return "buffer too small";
     case VLS_E_CORRUPT: return "corrupt store";

@@ -342,7 +342,11 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
     /* header */
     uint64_t size = io_size(s->io);
     if (size < FMT_HEADER_SIZE) {
-        rc = vls_seterr(NULL, size == 0 ? VLS_E_BADMAGIC : VLS_E_TRUNCATED,
+        /* a short file is a truncated store only if it starts like one */
+        size_t have = (size_t)size < 8 ? (size_t)size : 8;
+        int ours = size > 0 && io_read(s->io, 0, hb, have, &err) == VLS_OK &&
+                   memcmp(hb, FMT_MAGIC, have) == 0;
+        rc = vls_seterr(NULL, ours ? VLS_E_TRUNCATED : VLS_E_BADMAGIC,
                         "%s: file is %llu bytes, shorter than the %u-byte header", path,
                         (unsigned long long)size, FMT_HEADER_SIZE);
         free_store(s);
@@ -526,7 +530,6 @@ int store_put_end(vls_store *s, const void *key, size_t klen)
     }
     s->streaming = 0;
     uint64_t hash = XXH3_64bits_digest(s->stream_hash);
-    /* a record that stops exactly at a chunk end under "start" placement still closes it */
     int64_t old = idx_find(&s->ix, key, klen);
     if (old >= 0)
         idx_kill(&s->ix, (uint64_t)old);

@@ -30,11 +30,6 @@ int vls_verify(vls_store *s, void (*report)(void *ctx, const char *problem), voi
     char msg[600];
     pthread_rwlock_rdlock(&s->lock);
     /* 1. chunks: frame header agrees with the index, payload hash, Blosc decodes it */
-    unsigned char *raw = malloc(s->hdr.chunk_size ? s->hdr.chunk_size : 1);
-    if (!raw) {
-        pthread_rwlock_unlock(&s->lock);
-        return vls_seterr(s, VLS_E_NOMEM, "no memory to verify");
-    }
     unsigned char *bad = calloc(s->ix.nc ? s->ix.nc : 1, 1);
     for (uint64_t ci = 0; bad && ci < s->ix.nc; ci++) {
         idx_chunk *c = &s->ix.c[ci];
@@ -67,7 +62,6 @@ int vls_verify(vls_store *s, void (*report)(void *ctx, const char *problem), voi
         }
         store_release_chunk(s, item, owned);
     }
-    free(raw);
     /* 2. records: read each and compare its hash */
     for (uint64_t i = 0; bad && i < s->ix.n; i++) {
         const idx_entry *e = &s->ix.e[i];
