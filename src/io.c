@@ -396,7 +396,7 @@ int io_sync(vls_io *io, int *err_errno)
     int fe = fault_hit();
     if (fe) {
         *err_errno = fe;
-        return VLS_E_IO;
+        return fe == ENOSPC ? VLS_E_NOSPC : VLS_E_IO;
     }
     if (fdatasync(io->fd) != 0) {
         *err_errno = errno;
