@@ -36,5 +36,7 @@ int cmd_compact(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_import_xyz(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif

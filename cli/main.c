@@ -15,6 +15,8 @@ static const cli_command commands[] = {
     {"compact", cmd_compact, "rewrite the store without dead space"},
     {"import", cmd_import, "store every file under a directory"},
     {"export", cmd_export, "write every record to a file under a directory"},
+    {"import-xyz", cmd_import_xyz, "every frame of XYZ trajectories becomes a frame record"},
+    {"show", cmd_show, "print a frame record (--json: all of it)"},
     {"demo", cmd_demo, "store and read back synthetic records, with timings"},
 };
 
