@@ -24,6 +24,10 @@ int cli_usage(const char *usage);
 int cli_wants_help(int argc, char **argv);
 /* Opens an existing store read-only, or fails with a message. */
 int cli_open(const char *cmd, const char *path, unsigned flags, vls_store **s);
+/* Reads the record under a C-string key from the store at path (read-only) into a buffer
+ * the caller frees with vls_free; on failure prints the message and returns EXIT_FAIL. */
+int cli_read_record(const char *cmd, const char *path, const char *key, void **data,
+                    size_t *len);
 double cli_now(void);
 
 int cmd_put(int argc, char **argv);

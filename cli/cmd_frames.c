@@ -133,21 +133,13 @@ int cmd_show(int argc, char **argv)
     }
     if (npos != 2)
         return cli_usage(use);
-    vls_store *s;
-    if (cli_open("show", pos[0], VLS_RDONLY, &s) != EXIT_OK)
-        return EXIT_FAIL;
     void *data;
     size_t len;
-    int rc = vls_get_alloc(s, pos[1], strlen(pos[1]), &data, &len);
-    if (rc != VLS_OK) {
-        cli_fail("show", s, rc);
-        vls_close(s);
+    if (cli_read_record("show", pos[0], pos[1], &data, &len) != EXIT_OK)
         return EXIT_FAIL;
-    }
-    vls_close(s);
     vls_frame f;
     char msg[256];
-    rc = vls_frame_view_msg(data, len, &f, msg, sizeof msg); /* malloc'd: 16-byte aligned */
+    int rc = vls_frame_view_msg(data, len, &f, msg, sizeof msg); /* malloc'd: 16-byte aligned */
     if (rc != VLS_OK) {
         fprintf(stderr, "vlstore show: %s is not a valid frame: %s\n", pos[1], msg);
         vls_free(data);

@@ -98,18 +98,10 @@ int cmd_get(int argc, char **argv)
     }
     if (npos != 2)
         return cli_usage(use);
-    vls_store *s;
-    if (cli_open("get", pos[0], VLS_RDONLY, &s) != EXIT_OK)
-        return EXIT_FAIL;
     void *data;
     size_t len;
-    int rc = vls_get_alloc(s, pos[1], strlen(pos[1]), &data, &len);
-    if (rc != VLS_OK) {
-        cli_fail("get", s, rc);
-        vls_close(s);
+    if (cli_read_record("get", pos[0], pos[1], &data, &len) != EXIT_OK)
         return EXIT_FAIL;
-    }
-    vls_close(s);
     FILE *f = out ? fopen(out, "wb") : stdout;
     int ok = f && fwrite(data, 1, len, f) == len;
     if (f && f != stdout)

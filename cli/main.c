@@ -57,6 +57,19 @@ int cli_open(const char *cmd, const char *path, unsigned flags, vls_store **s)
     return EXIT_OK;
 }
 
+int cli_read_record(const char *cmd, const char *path, const char *key, void **data,
+                    size_t *len)
+{
+    vls_store *s;
+    if (cli_open(cmd, path, VLS_RDONLY, &s) != EXIT_OK)
+        return EXIT_FAIL;
+    int rc = vls_get_alloc(s, key, strlen(key), data, len);
+    if (rc != VLS_OK)
+        cli_fail(cmd, s, rc);
+    vls_close(s);
+    return rc == VLS_OK ? EXIT_OK : EXIT_FAIL;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

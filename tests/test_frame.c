@@ -8,7 +8,7 @@
  *     overwrites, garbage: run under ASan to make this a real check);
  *   - frames built by flatc (golden bytes below) view correctly, including defaults;
  *   - unaligned buffers are reported (aligned == 0) and vls_frame_view_aligned() copes.
- * Self-contained (plain checks); prints "test_frame: N checks passed".
+ * Ends with "test_frame: N passed, M failed".
  */
 #include "vlstore_frame.h"
 
@@ -18,16 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long checks, failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            if (failures > 25) exit(1);                                              \
-        }                                                                            \
-    } while (0)
+#include "testutil.h"
+
 
 /* xorshift64* */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -622,10 +614,5 @@ int main(void) {
     test_golden_flatc();
     test_hand_built();
     test_json();
-    if (failures) {
-        printf("test_frame: %ld of %ld checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_frame: %ld checks passed\n", checks);
-    return 0;
+    return test_done("test_frame");
 }

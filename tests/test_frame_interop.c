@@ -30,16 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static long checks, failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            if (failures > 25) exit(1);                                              \
-        }                                                                            \
-    } while (0)
+#include "testutil.h"
+
 
 static char srcdir[4096], tmpdir[4200], schema[4200], checker[4200], flatc[4096];
 
@@ -486,10 +478,5 @@ int main(int argc, char **argv) {
     direction_a_and_c();
     direction_b();
     golden_files();
-    if (failures) {
-        printf("test_frame_interop: %ld of %ld checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_frame_interop: %ld checks passed\n", checks);
-    return 0;
+    return test_done("test_frame_interop");
 }

@@ -10,7 +10,7 @@
  *   - REAL files from the Debian package xcrysden-data parse (required: the test fails if the
  *     package is missing), and, when python3-ase is installed, ASE's own extended-XYZ test file
  *     parses and our reading of the files here matches ASE's (skipped without ASE).
- * Self-contained; prints "test_xyz: N checks passed".
+ * Self-contained; ends with "test_xyz: N passed, M failed".
  */
 #include "vlstore_frame.h"
 
@@ -24,16 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static long checks, failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        checks++;                                                                    \
-        if (!(cond)) {                                                               \
-            failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            if (failures > 25) exit(1);                                              \
-        }                                                                            \
-    } while (0)
+#include "testutil.h"
+
 
 #define XCRYSDEN_DIR "/usr/share/doc/xcrysden/examples/XYZ"
 #define ASE_EXT_XYZ "/usr/lib/python3/dist-packages/ase/test/testdata/opls_structure_ext.xyz"
@@ -583,10 +575,5 @@ int main(void) {
     test_fuzz();
     test_real_files();
     test_against_ase();
-    if (failures) {
-        printf("test_xyz: %ld of %ld checks FAILED\n", failures, checks);
-        return 1;
-    }
-    printf("test_xyz: %ld checks passed\n", checks);
-    return 0;
+    return test_done("test_xyz");
 }
