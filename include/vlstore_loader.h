@@ -1,0 +1,152 @@
+/*
+ * vlstore_loader.h — the block-shuffle batch loader: one training epoch of shuffled batches,
+ * read from one or more stores in large pieces.
+ *
+ * How an epoch is built (docs/LOADER.md has the full description):
+ *   1. Records are grouped by the chunk that holds their first byte ("groups"), in storage
+ *      order, file after file. With merge_last, a file's final group is folded into the
+ *      group before it when it holds fewer than half as many records as that file's
+ *      groups on average (the last chunk of a file is usually a short one).
+ *   2. The group order is shuffled (seed, epoch) and the records are laid end to end in that
+ *      order: N records. Rank r of W takes positions [N*r/W, N*(r+1)/W) — whole groups
+ *      except at most one cut at each end, and shares that differ by at most one record.
+ *   3. A rank's share is read `read_size` groups at a time (one batched read, decompressing
+ *      each chunk once); the records of those groups are shuffled together.
+ *   4. The shuffled records are served in batches of `batch_size`; a batch may take its
+ *      records from two consecutive reads. The final short batch is served unless
+ *      drop_last is set; with drop_last every rank serves floor(floor(N/W)/batch_size)
+ *      batches, so all ranks of a job step together.
+ * Same seed and epoch give the same order on every machine; a different epoch gives a
+ * different order. With shuffle off, records come in storage order.
+ *
+ * Threads : a loader is used by one thread at a time. With prefetch on it owns one
+ * background thread that reads and decompresses the next read while the caller consumes
+ * the current one. The stores it reads must not be changed while the loader is open
+ * (readers in other handles and processes are fine).
+ */
+#ifndef VLSTORE_LOADER_H
+#define VLSTORE_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vlstore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vls_loader vls_loader; /* opaque */
+
+/*! vls_loader_options :
+ *  Fill with vls_loader_options_init(), then change fields. */
+typedef struct vls_loader_options {
+    uint32_t struct_size; /* sizeof(vls_loader_options); set by vls_loader_options_init() */
+    uint32_t batch_size;  /* records per batch; default 64 */
+    uint32_t read_size;   /* groups (chunks) read and shuffled together; default 4 */
+    uint32_t n_buffers;   /* a batch stays valid until n_buffers more batches are taken; default 2 */
+    int32_t shuffle;      /* 1: shuffled epochs (default); 0: storage order */
+    int32_t merge_last;   /* 1: fold a short final group into the one before (default) */
+    int32_t drop_last;    /* 1: drop the final short batch; default 0 */
+    int32_t prefetch;     /* 1: read ahead on a background thread (default); 0: read inline */
+    uint32_t rank;        /* this process's share: rank of world; default 0 of 1 */
+    uint32_t world;
+    int32_t threads;      /* decode threads per read when the loader opens the files itself;
+                             default 1 (stores passed in keep their own setting) */
+    uint32_t reserved0;
+    uint64_t seed;        /* default 0 */
+    uint64_t epoch;       /* the epoch the loader starts in; default 0 */
+    uint64_t reserved[8]; /* zero */
+} vls_loader_options;
+
+VLS_API void vls_loader_options_init(vls_loader_options *opts);
+
+/*! vls_record :
+ *  One served record. data/len is the record's bytes, key/klen its key (both views into
+ *  loader memory; see vls_loader_next() for how long they stay valid). file is the index of
+ *  its store in the list given to the loader; index its position in that store's storage
+ *  order (0-based, counting live records only). */
+typedef struct vls_record {
+    const void *data;
+    uint64_t len;
+    const void *key;
+    size_t klen;
+    uint32_t file;
+    uint32_t reserved;
+    uint64_t index;
+} vls_record;
+
+/*! vls_loader_open() :
+ *  Opens a loader over the stores paths[0..n), opened read-only by the loader (with
+ *  opts->threads decode threads each) and closed by vls_loader_close().
+ *  vls_loader_open_stores() : the same over stores the caller opened; they must stay open
+ *  and unchanged until vls_loader_close().
+ *  Cost : one pass over each store's index (about 0.1 s per million records); no data read.
+ *  @return : 0 and *out, or a negative VLS_E_… code (*out is then NULL and
+ *  vls_loader_open_errmsg() says what failed: the bad option, or the store that did not
+ *  open and why). */
+VLS_API int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options *opts,
+                            vls_loader **out);
+VLS_API int vls_loader_open_stores(vls_store *const *stores, size_t n,
+                                   const vls_loader_options *opts, vls_loader **out);
+
+/*! vls_loader_open_errmsg() : the detail of the calling thread's last failed
+ *  vls_loader_open*() ("stores/b.vls: bad magic …"), or "" when there was none. */
+VLS_API const char *vls_loader_open_errmsg(void);
+
+/*! vls_loader_close() : stops the prefetch thread, frees everything; closes the stores the
+ *  loader opened. Every view it served becomes invalid. NULL is a no-op. */
+VLS_API void vls_loader_close(vls_loader *ld);
+
+/*! vls_loader_next() :
+ *  Serves the next batch of the current epoch: *records points at *n vls_record entries.
+ *  The records' data and keys, and the array itself, stay valid until n_buffers further
+ *  batches have been taken from this loader (n_buffers = 1: until the next call), or until
+ *  vls_loader_start_epoch(), vls_loader_seek() or vls_loader_close().
+ *  @return : 1 with a batch; 0 at the end of the epoch (then *n = 0); or a negative
+ *  VLS_E_… code (an I/O or checksum error in a read; vls_loader_errmsg says which record). */
+VLS_API int vls_loader_next(vls_loader *ld, const vls_record **records, size_t *n);
+
+/*! vls_loader_start_epoch() : restarts at the beginning of `epoch` (a fresh order). */
+VLS_API int vls_loader_start_epoch(vls_loader *ld, uint64_t epoch);
+
+/*! vls_loader_position : where a loader stands, to save and restore (resume).
+ *  batch is the number of batches already served in the epoch. fingerprint identifies the
+ *  dataset and the settings that shape the order (record keys and lengths, batch_size,
+ *  read_size, shuffle, merge_last, drop_last, rank, world, seed); seeking with a position
+ *  taken from a different dataset or settings fails with VLS_E_INVAL. */
+typedef struct vls_loader_position {
+    uint64_t epoch;
+    uint64_t batch;
+    uint64_t fingerprint;
+} vls_loader_position;
+
+/*! vls_loader_tell() / vls_loader_seek() :
+ *  tell fills *pos; seek makes the next vls_loader_next() serve batch pos->batch of epoch
+ *  pos->epoch, exactly as an uninterrupted run would have, reading only what that needs. */
+VLS_API int vls_loader_tell(const vls_loader *ld, vls_loader_position *pos);
+VLS_API int vls_loader_seek(vls_loader *ld, const vls_loader_position *pos);
+
+/*! vls_loader_info : the shape of the current epoch for this rank. */
+typedef struct vls_loader_info {
+    uint64_t records;       /* records in the whole dataset (all files) */
+    uint64_t groups;        /* groups after merge_last */
+    uint64_t rank_records;  /* records this rank serves this epoch (after drop_last) */
+    uint64_t rank_batches;  /* batches this rank serves this epoch */
+    uint64_t rank_reads;    /* batched reads this rank makes this epoch */
+    uint64_t epoch;
+    uint64_t bytes_read;    /* record bytes read so far by this loader (all epochs) */
+    uint64_t reads_done;    /* batched reads done so far (all epochs) */
+    uint64_t wait_ns;       /* time vls_loader_next() spent waiting for a read */
+} vls_loader_info;
+
+VLS_API int vls_loader_info_get(const vls_loader *ld, vls_loader_info *info);
+
+/*! vls_loader_errmsg() : detail of the last error on this loader ("" when none). */
+VLS_API const char *vls_loader_errmsg(const vls_loader *ld);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLSTORE_LOADER_H */
