@@ -1,6 +1,7 @@
 /* compact.c — copying the live records into a new file, reclaiming dead space. Records are
  * copied piece by piece through the streaming put, so memory stays at about two chunks even
  * for records of many GiB. */
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,36 @@ int vls_compact(vls_store *s, const char *out_path)
     d->failed = 1; /* already committed (or abandoned): close must not commit again */
     vls_close(d);
     if (rc != VLS_OK)
-        unlink(out_path);
+        io_unlink(out_path);
     return rc;
+}
+
+/* Removes PATH.tmp-compact-<pid> files left by compactions that died (killed, power loss).
+ * Safe while we hold the writer lock on PATH: a compaction that is still running holds it
+ * until its temporary file has been renamed over PATH. */
+static void remove_stale_temps(const char *path)
+{
+    char dir[PATH_MAX], name[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    else
+        strcpy(dir, ".");
+    size_t blen = strlen(base), plen = sizeof ".tmp-compact-" - 1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp-compact-", plen) != 0 ||
+            !n[blen + plen] || strspn(n + blen + plen, "0123456789") != strlen(n + blen + plen))
+            continue;
+        if (snprintf(name, sizeof name, "%s/%s", dir, n) < (int)sizeof name)
+            io_unlink(name);
+    }
+    closedir(d);
 }
 
 int vls_compact_file(const char *path, const char *out_path)
@@ -98,7 +127,7 @@ int vls_compact_file(const char *path, const char *out_path)
             vls_close(s);
             return vls_seterr(NULL, VLS_E_INVAL, "%s: path too long", path);
         }
-        unlink(tmp);
+        remove_stale_temps(path);
         target = tmp;
     }
     rc = vls_compact(s, target);
@@ -106,22 +135,13 @@ int vls_compact_file(const char *path, const char *out_path)
         vls_seterr(NULL, rc, "%s", vls_errmsg(s));
     } else if (!out_path) {
         /* the new file is complete and synced: swap it in, then make the rename durable */
-        if (rename(tmp, path) != 0) {
-            rc = vls_seterr(NULL, VLS_E_IO, "%s: rename of the compacted file failed", path);
-            unlink(tmp);
+        int err = 0;
+        if (io_rename(tmp, path, &err) != VLS_OK) {
+            rc = vls_seterr(NULL, VLS_E_IO, "%s: rename of the compacted file failed: %s", path,
+                            strerror(err));
+            io_unlink(tmp);
         } else {
-            char dir[PATH_MAX];
-            snprintf(dir, sizeof dir, "%s", path);
-            char *slash = strrchr(dir, '/');
-            if (slash)
-                *(slash == dir ? slash + 1 : slash) = 0;
-            else
-                strcpy(dir, ".");
-            FILE *f = fopen(dir, "r");
-            if (f) {
-                fsync(fileno(f));
-                fclose(f);
-            }
+            io_sync_dir(path);
         }
     }
     s->failed = 1; /* nothing to commit on the old file */

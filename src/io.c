@@ -33,9 +33,11 @@ struct vls_io {
     uint64_t mem_cap;
 };
 
-/* ---- fault injection (tests only) ----------------------------------------------------- */
-static long fault_nth = 0, fault_calls = 0;
-static int fault_err = 0, fault_persistent = 0, fault_short = 0;
+/* ---- test hooks: fault injection, simulated crashes, tracing (see io.h) ------------------ */
+static long fault_nth = 0, fault_calls = 0, crash_nth = 0;
+static int fault_err = 0, fault_persistent = 0, fault_short = 0, crash_torn = 0, crash_hit = 0;
+static io_trace_fn trace_fn = NULL;
+static void *trace_ctx = NULL;
 
 void io_fault_set(long nth, int err, int persistent, int short_write)
 {
@@ -51,14 +53,48 @@ long io_fault_calls(void)
     return fault_calls;
 }
 
-/* Counts one I/O call; returns the errno to fail it with, or 0. */
-static int fault_hit(void)
+void io_crash_set(long nth, int torn)
 {
-    if (fault_nth <= 0)
-        return 0;
-    fault_calls++;
-    if (fault_calls == fault_nth || (fault_persistent && fault_calls > fault_nth))
+    crash_nth = nth;
+    crash_torn = torn;
+    crash_hit = 0;
+    fault_calls = 0;
+}
+
+int io_crashed(void)
+{
+    return crash_hit;
+}
+
+void io_trace_set(io_trace_fn fn, void *ctx)
+{
+    trace_fn = fn;
+    trace_ctx = ctx;
+}
+
+/* Every call that changes a file or a directory passes here first. Counts it (when a fault or
+ * a crash is armed) and returns the errno to fail it with, or 0 to go ahead. *torn (writes
+ * only, may be NULL) is set when the failing write must first write half its bytes. */
+static int io_gate(int op, int fd, uint64_t off, const void *buf, size_t len, const char *path,
+                   const char *path2, int *torn)
+{
+    if (torn)
+        *torn = 0;
+    if (fault_nth > 0 || crash_nth > 0)
+        fault_calls++;
+    if (crash_nth > 0 && fault_calls >= crash_nth) { /* the process is gone from here on */
+        if (torn && crash_torn && fault_calls == crash_nth)
+            *torn = 1;
+        crash_hit = 1;
+        return EIO;
+    }
+    if (fault_nth > 0 && (fault_calls == fault_nth || (fault_persistent && fault_calls > fault_nth))) {
+        if (torn)
+            *torn = fault_short;
         return fault_err;
+    }
+    if (trace_fn)
+        trace_fn(trace_ctx, op, fd, off, buf, len, path, path2);
     return 0;
 }
 
@@ -66,9 +102,9 @@ static int fault_hit(void)
 static int write_all(int fd, const void *buf, size_t len, uint64_t off, int *err_errno)
 {
     const unsigned char *p = buf;
-    int fe = fault_hit();
+    int torn, fe = io_gate(IO_OP_WRITE, fd, off, buf, len, NULL, NULL, &torn);
     if (fe) {
-        if (fault_short && len > 1)
+        if (torn && len > 1)
             (void)!pwrite(fd, p, len / 2, (off_t)off); /* a torn write, then the failure */
         *err_errno = fe;
         return fe == ENOSPC ? VLS_E_NOSPC : VLS_E_IO;
@@ -96,6 +132,11 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t off, int *err
 static int sync_dir_of(const char *path)
 {
     char dir[PATH_MAX];
+    int fe = io_gate(IO_OP_SYNC_DIR, -1, 0, NULL, 0, path, NULL, NULL);
+    if (fe) {
+        errno = fe;
+        return -1;
+    }
     const char *slash = strrchr(path, '/');
     if (!slash)
         strcpy(dir, ".");
@@ -172,26 +213,29 @@ static int create_via_rename(const char *path, int excl, const void *init, size_
         return vls_errno_code(errno);
     }
     int rc = write_all(fd, init, init_len, 0, err_errno);
-    if (rc == VLS_OK && fsync(fd) != 0) {
-        *err_errno = errno;
-        rc = VLS_E_IO;
+    if (rc == VLS_OK) {
+        int fe = io_gate(IO_OP_SYNC, fd, 0, NULL, 0, tmp, NULL, NULL);
+        if (fe || fsync(fd) != 0) {
+            *err_errno = fe ? fe : errno;
+            rc = VLS_E_IO;
+        }
     }
     close(fd);
     if (rc == VLS_OK) {
         if (excl) {
             /* link() fails if path exists: an exclusive create even against a racing creator */
-            if (link(tmp, path) != 0) {
-                *err_errno = errno;
-                rc = errno == EEXIST ? VLS_E_EXISTS : VLS_E_IO;
+            int fe = io_gate(IO_OP_LINK, -1, 0, NULL, 0, tmp, path, NULL);
+            if (fe || link(tmp, path) != 0) {
+                *err_errno = fe ? fe : errno;
+                rc = *err_errno == EEXIST ? VLS_E_EXISTS : VLS_E_IO;
             }
-            unlink(tmp);
-        } else if (rename(tmp, path) != 0) {
-            *err_errno = errno;
+            io_unlink(tmp);
+        } else if (io_rename(tmp, path, err_errno) != VLS_OK) {
             rc = VLS_E_IO;
         }
     }
     if (rc != VLS_OK)
-        unlink(tmp);
+        io_unlink(tmp);
     else
         sync_dir_of(path);
     return rc;
@@ -393,7 +437,7 @@ int io_sync(vls_io *io, int *err_errno)
 {
     if (io->fd < 0)
         return VLS_OK;
-    int fe = fault_hit();
+    int fe = io_gate(IO_OP_SYNC, io->fd, 0, NULL, 0, NULL, NULL, NULL);
     if (fe) {
         *err_errno = fe;
         return fe == ENOSPC ? VLS_E_NOSPC : VLS_E_IO;
@@ -412,7 +456,7 @@ int io_truncate(vls_io *io, uint64_t size, int *err_errno)
             io->size = size;
         return VLS_OK;
     }
-    int fe = fault_hit();
+    int fe = io_gate(IO_OP_TRUNCATE, io->fd, size, NULL, 0, NULL, NULL, NULL);
     if (fe) {
         *err_errno = fe;
         return VLS_E_IO;
@@ -426,4 +470,30 @@ int io_truncate(vls_io *io, uint64_t size, int *err_errno)
     }
     io->size = size;
     return VLS_OK;
+}
+
+/* ---- directory entries ------------------------------------------------------------------- */
+int io_rename(const char *from, const char *to, int *err_errno)
+{
+    int fe = io_gate(IO_OP_RENAME, -1, 0, NULL, 0, from, to, NULL);
+    if (fe || rename(from, to) != 0) {
+        *err_errno = fe ? fe : errno;
+        return VLS_E_IO;
+    }
+    return VLS_OK;
+}
+
+int io_unlink(const char *path)
+{
+    int fe = io_gate(IO_OP_UNLINK, -1, 0, NULL, 0, path, NULL, NULL);
+    if (fe) {
+        errno = fe;
+        return -1;
+    }
+    return unlink(path);
+}
+
+int io_sync_dir(const char *path)
+{
+    return sync_dir_of(path);
 }

@@ -1,5 +1,6 @@
 /* io.h — the one small I/O layer beneath the store: a file on disk or a buffer in memory.
- * Everything the store writes goes through io_append/io_sync/io_truncate; reads go through
+ * Everything the store writes goes through io_append/io_sync/io_truncate (and io_rename,
+ * io_unlink, io_sync_dir for compaction); reads go through
  * io_read/io_view. Depends on nothing but libc. Not thread-safe for writes; concurrent
  * io_read/io_view calls are safe as long as no write runs at the same time. */
 #ifndef VLS_IO_H
@@ -38,11 +39,41 @@ int io_append(vls_io *io, const void *buf, size_t len, int *err_errno);
 int io_sync(vls_io *io, int *err_errno);
 int io_truncate(vls_io *io, uint64_t size, int *err_errno);
 
-/* Fault injection for tests (tests/test_faults.c): when set, the Nth I/O call from now
- * (counting appends, syncs and truncates) fails with `err` (EIO, ENOSPC...), and with
- * persistent != 0 every later one too. short_write makes a failing append write half first.
- * io_fault_calls counts the calls made since the last io_fault_set. Process-wide. */
+/* Directory entries, for compaction's swap and clean-up. io_rename: 0 or VLS_E_IO with
+ * *err_errno. io_unlink and io_sync_dir return 0 or -1 with errno set, like unlink(2). */
+int io_rename(const char *from, const char *to, int *err_errno);
+int io_unlink(const char *path);
+int io_sync_dir(const char *path); /* fsync of the directory holding path */
+
+/* ---- test hooks (process-wide; not thread-safe; used only by tests) ----
+ * Every call that changes the disk is numbered: appends and other writes, syncs (file and
+ * directory), truncates, renames, links and unlinks (the IO_OP_* kinds below). Counting runs
+ * while a fault or a crash is armed; io_fault_calls() reports the calls since the last
+ * io_fault_set() or io_crash_set().
+ *
+ * io_fault_set (tests/test_faults.c): the Nth call from now fails with `err` (EIO, ENOSPC...),
+ * and with persistent != 0 every later one too; short_write makes a failing write write half
+ * its bytes first. nth = 0 disarms.
+ *
+ * io_crash_set (tests/test_crash_points.c): simulates the process dying just before call
+ * `nth`: that call and every later one do nothing and fail with EIO, so the files stay exactly
+ * as the dead process left them while the library unwinds (nothing it does while unwinding,
+ * such as removing a temporary file, reaches the disk). With torn != 0, call nth, if it is a
+ * write, first writes the first half of its bytes. io_crashed() tells whether the crash point
+ * was reached. nth = 0 disarms.
+ *
+ * io_trace_set (tests/test_power_loss.c): fn is called before each call that goes ahead, with
+ * what it is about to do: fd (-1 for directory operations), offset and bytes for writes, the
+ * new size (in off) for truncates, path and path2 for renames, links and unlinks (and path
+ * for creating a file's first sync, directory syncs). fn = NULL disarms. */
+enum { IO_OP_WRITE = 1, IO_OP_SYNC, IO_OP_TRUNCATE, IO_OP_RENAME, IO_OP_LINK, IO_OP_UNLINK,
+       IO_OP_SYNC_DIR };
+typedef void (*io_trace_fn)(void *ctx, int op, int fd, uint64_t off, const void *buf,
+                            size_t len, const char *path, const char *path2);
 void io_fault_set(long nth, int err, int persistent, int short_write);
 long io_fault_calls(void);
+void io_crash_set(long nth, int torn);
+int io_crashed(void);
+void io_trace_set(io_trace_fn fn, void *ctx);
 
 #endif
