@@ -241,6 +241,13 @@ VLS_API uint64_t vls_count(vls_store *store);
 VLS_API int vls_iter_next(vls_store *store, uint64_t *pos, const void **key, size_t *klen,
                           uint64_t *len);
 
+/*! vls_iter_next_chunk() : vls_iter_next() that also reports *chunk, the number of the chunk
+ *  holding the record's first byte (chunks are numbered in file order from 0), or
+ *  UINT64_MAX while the record is still in a writer's uncommitted open chunk. Records of
+ *  one chunk come one after another. The loader groups records by it. */
+VLS_API int vls_iter_next_chunk(vls_store *store, uint64_t *pos, const void **key, size_t *klen,
+                                uint64_t *len, uint64_t *chunk);
+
 /*! Batched reads (the seed's fused_get) :
  *  vls_get_many() reads the records named by keys[0..n) into one caller buffer, decoding each
  *  needed chunk once no matter how many requested records it holds, on up to `threads`
@@ -306,6 +313,43 @@ VLS_API int vls_compact(vls_store *store, const char *out_path);
  *  beside the old one, synced, then renamed over it, so a crash leaves either the old or the
  *  new store, never a mix. Takes the writer lock for the duration. */
 VLS_API int vls_compact_file(const char *path, const char *out_path);
+
+/*! vls_recover() :
+ *  Salvages every intact record of a damaged file into a new store at out_path (created;
+ *  never overwritten: VLS_E_EXISTS if it exists). It trusts neither the header nor the
+ *  trailers: it scans the file for chunk frames and index segments by their magic and
+ *  checksum (docs/FORMAT.md), replays the newest chain of index segments that verify, checks
+ *  every chunk's payload hash and every record's hash, and writes the records that pass, in
+ *  storage order, with the damaged file's settings (the defaults if its header is damaged).
+ *  Each thing skipped is passed to `report` (may be NULL) as a sentence: "chunk at offset X:
+ *  checksum mismatch", the keys of lost records (the first 20), damaged index segments.
+ *  What cannot be salvaged: records whose bytes fail their hash; and records that no surviving
+ *  index segment names — keys live only in the index, so bytes without an index entry cannot
+ *  be named (they are counted, not written). A damaged segment loses its commit's changes:
+ *  records that commit deleted or replaced then come back in their previous versions.
+ *  The damaged file is only read. `st` (may be NULL) receives the counts.
+ *  @return : 0 when out_path was written (st->lost == 0 means nothing was lost);
+ *  VLS_E_BADMAGIC when the file holds no vlstore structure at all; VLS_E_EXISTS, VLS_E_IO,
+ *  VLS_E_NOSPC, VLS_E_NOMEM when reading or writing failed (detail: vls_errmsg(NULL)). */
+typedef struct vls_recover_stats {
+    uint64_t records;        /* records written to the new store */
+    uint64_t bytes;          /* their total length */
+    uint64_t records_lost;   /* records the surviving index names whose bytes are damaged */
+    uint64_t chunks;         /* chunks the surviving index names */
+    uint64_t chunks_damaged; /* of those, chunks failing their payload hash or decoding */
+    uint64_t segments;       /* index segments replayed */
+    uint64_t segments_lost;  /* index segments of the history found damaged or missing */
+    uint64_t unnamed_chunks; /* chunk frames after the newest surviving segment that no index
+                                names (a lost commit's data, or a crashed commit's) */
+    uint64_t unnamed_bytes;  /* their stored size */
+    uint64_t dead_chunks;    /* unnamed frames before it: dead space of interrupted commits */
+    uint64_t lost;           /* records_lost + segments_lost + unnamed_chunks; 0: complete */
+    uint64_t reserved[5];
+} vls_recover_stats;
+
+VLS_API int vls_recover(const char *damaged_path, const char *out_path,
+                        void (*report)(void *ctx, const char *what), void *ctx,
+                        vls_recover_stats *st);
 
 /*-*************************************
  *  Hashes (libxxhash)

@@ -140,7 +140,7 @@ typedef struct vls_loader_info {
     uint64_t wait_ns;       /* time vls_loader_next() spent waiting for a read */
 } vls_loader_info;
 
-VLS_API int vls_loader_info_get(const vls_loader *ld, vls_loader_info *info);
+VLS_API int vls_loader_info_get(vls_loader *ld, vls_loader_info *info);
 
 /*! vls_loader_errmsg() : detail of the last error on this loader ("" when none). */
 VLS_API const char *vls_loader_errmsg(const vls_loader *ld);

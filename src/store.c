@@ -1036,6 +1036,12 @@ uint64_t vls_count(vls_store *s)
 
 int vls_iter_next(vls_store *s, uint64_t *pos, const void **key, size_t *klen, uint64_t *len)
 {
+    return vls_iter_next_chunk(s, pos, key, klen, len, NULL);
+}
+
+int vls_iter_next_chunk(vls_store *s, uint64_t *pos, const void **key, size_t *klen,
+                        uint64_t *len, uint64_t *chunk)
+{
     if (!s || !pos)
         return vls_seterr(s, VLS_E_INVAL, "vls_iter_next: NULL argument");
     int found = 0;
@@ -1050,6 +1056,10 @@ int vls_iter_next(vls_store *s, uint64_t *pos, const void **key, size_t *klen, u
             *klen = e->key_len;
         if (len)
             *len = e->len;
+        if (chunk) {
+            int64_t ci = e->off < s->ix.logical_end ? idx_chunk_at(&s->ix, e->off) : -1;
+            *chunk = ci < 0 ? UINT64_MAX : (uint64_t)ci;
+        }
         found = 1;
         break;
     }
