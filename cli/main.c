@@ -17,7 +17,7 @@ static const cli_command commands[] = {
     {"export", cmd_export, "write every record to a file under a directory"},
     {"import-xyz", cmd_import_xyz, "every frame of XYZ trajectories becomes a frame record"},
     {"show", cmd_show, "print a frame record (--json: all of it)"},
-    {"demo", cmd_demo, "store and read back synthetic records, with timings"},
+    {"demo", cmd_demo, "the seed example: 300 MD frames through a depot, checked, timed"},
 };
 
 static void usage(FILE *f)
