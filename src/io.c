@@ -355,6 +355,15 @@ const unsigned char *io_view(vls_io *io, uint64_t off, size_t len)
     return NULL;
 }
 
+void io_willneed(vls_io *io, uint64_t off, size_t len)
+{
+    const unsigned char *p = io_view(io, off, len);
+    if (!p || io->fd < 0 || len == 0)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p - (uintptr_t)p % page;
+    madvise((void *)a, len + ((uintptr_t)p - a), MADV_WILLNEED);
+}
+
 int io_read(vls_io *io, uint64_t off, void *buf, size_t len, int *err_errno)
 {
     if (off > UINT64_MAX - len || off + len > io->size) {

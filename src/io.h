@@ -30,6 +30,11 @@ int io_read(vls_io *io, uint64_t off, void *buf, size_t len, int *err_errno);
  * else NULL — callers then use io_read. The pointer is valid until the next write or close. */
 const unsigned char *io_view(vls_io *io, uint64_t off, size_t len);
 
+/* Hints that bytes [off, off+len) will be read soon and in full (a whole chunk): the kernel
+ * starts reading them in large requests, which the random-access advice on maps otherwise
+ * prevents. No effect on memory backings or unmapped ranges. */
+void io_willneed(vls_io *io, uint64_t off, size_t len);
+
 /* Re-reads the file size and maps what is new (read-only handles following a writer). */
 int io_refresh(vls_io *io, int *err_errno);
 /* Maps [0, size) as far as the file goes; used after commits so reads come from memory. */
