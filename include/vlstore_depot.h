@@ -97,7 +97,9 @@ typedef struct vls_depot_codec {
 /*! vls_codec_frame :
  *  Object type vls_frame (vlstore_frame.h). pack = vls_frame_encode (a FlatBuffer of
  *  schema/fbsites.fbs); unpack = vls_frame_view_msg: the verifier checks every offset, length
- *  and alignment, then the frame's arrays point into the record. align 8. */
+ *  and alignment, then the frame's arrays point into the record. align 4: every array element
+ *  is at most 4 bytes wide and the view copies the double energy out (docs/FRAME.md), and
+ *  frames are multiples of 4 bytes, so records in a batch never need moving. */
 VLS_API extern const vls_depot_codec vls_codec_frame;
 
 /*! vls_f32array :
@@ -121,7 +123,7 @@ typedef struct vls_f32array {
  *    then          the count float32 values, raw (count = product of dims, 1 when ndim 0)
  *  The floats start at 8 + 8*ndim, a multiple of 8; the record is exactly that header plus
  *  4*count bytes. unpack checks the magic, ndim, the product (overflow) and the exact length.
- *  align 8. */
+ *  align 4 (the floats start at a multiple of 8 from the record's start). */
 VLS_API extern const vls_depot_codec vls_codec_f32array;
 
 /*! vls_bytes : a record's bytes. As pack input, data[0..len) (data may be NULL when len is
@@ -178,7 +180,7 @@ VLS_API int vls_depot_view_str(vls_depot *d, const char *key, void *obj);
 
 /*! vls_depot_get() :
  *  Reads the record into your buffer buf[0..cap) and unpacks it into *obj, which then borrows
- *  buf. buf must be aligned to the codec's align (8 for frames and f32arrays; malloc's are).
+ *  buf. buf must be aligned to the codec's align (4 for frames and f32arrays; malloc's are).
  *  *len receives the record's length. When cap is too small nothing is read and
  *  VLS_E_TOOSMALL is returned with *len = the size needed (call with cap 0 to ask).
  * @return : as vls_depot_view; VLS_E_TOOSMALL; VLS_E_INVAL for a misaligned buf. */

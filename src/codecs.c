@@ -50,7 +50,7 @@ static int frame_unpack(void *ctx, const void *rec, size_t len, void *obj, char 
 const vls_depot_codec vls_codec_frame = {
     .name = "frame",
     .obj_size = sizeof(vls_frame),
-    .align = 8,
+    .align = 4,
     .size = frame_size,
     .pack = frame_pack,
     .unpack = frame_unpack,
@@ -181,7 +181,7 @@ static int f32_unpack(void *ctx, const void *rec, size_t len, void *obj, char *m
 const vls_depot_codec vls_codec_f32array = {
     .name = "f32array",
     .obj_size = sizeof(vls_f32array),
-    .align = 8,
+    .align = 4,
     .size = f32_size,
     .pack = f32_pack,
     .unpack = f32_unpack,

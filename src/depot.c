@@ -162,9 +162,12 @@ int vls_depot_put(vls_depot *d, const void *key, size_t klen, const void *obj, u
     int rc;
     if (d->c.size) {
         rc = d->c.size(ctx, obj, &need);
-        if (rc != VLS_OK)
-            return depot_err(d, rc < 0 ? rc : VLS_E_INVAL, "put", key, klen,
-                             "the codec cannot size the object");
+        if (rc != VLS_OK) {
+            char what[160];
+            snprintf(what, sizeof what, "the codec cannot size the object (%s)",
+                     vls_strerror(rc < 0 ? rc : VLS_E_INVAL));
+            return depot_err(d, rc < 0 ? rc : VLS_E_INVAL, "put", key, klen, what);
+        }
     }
     if (grow(&d->pbuf, &d->pcap, need ? need : 1, d->buf_align) != VLS_OK)
         return depot_err(d, VLS_E_NOMEM, "put", key, klen, "no memory for the pack buffer");
@@ -412,8 +415,9 @@ int vls_depot_get_many(vls_depot *d, size_t n, const vls_key *keys, void *objs, 
             r = unpack(d, "get_many", keys[i].data, keys[i].len, d->rbuf + sp[i].offset,
                        (size_t)sp[i].length, o + i * osz);
         } else {
-            char what[80];
-            snprintf(what, sizeof what, "record %zu of the batch: %s", i, vls_strerror(r));
+            char what[100];
+            snprintf(what, sizeof what, "record %zu of the batch: %s", i,
+                     r == VLS_E_NOTFOUND ? "no record under this key" : vls_strerror(r));
             depot_err(d, r, "get_many", keys[i].data, keys[i].len, what);
         }
         if (status)
