@@ -345,9 +345,9 @@ int vls_depot_get_many(vls_depot *d, size_t n, const vls_key *keys, void *objs, 
         return VLS_OK;
     unsigned char *o = objs;
     const size_t osz = d->c.obj_size, pad = d->align - 1;
-    memset(objs, 0, n * osz);
-    if (n > SIZE_MAX / sizeof(vls_span) || (pad && n > SIZE_MAX / 2 / pad))
+    if (n > SIZE_MAX / osz || n > SIZE_MAX / sizeof(vls_span) || (pad && n > SIZE_MAX / 2 / pad))
         return depot_err(d, VLS_E_TOOBIG, "get_many", NULL, 0, "batch too large");
+    memset(objs, 0, n * osz);
     if (n > d->nspans) {
         vls_span *sp = malloc(n * sizeof *sp);
         if (!sp)
