@@ -294,8 +294,8 @@ int cmd_demo(int argc, char **argv)
     uint64_t bytes = 0;
     int rc = write_frames(path, t, &t_put, &t_commit, &bytes);
     if (rc == EXIT_OK) {
-        printf("wrote %d frames (%.2f MB, %llu bytes each) to %s%s\n", N_FRAMES, bytes / 1e6,
-               (unsigned long long)(bytes / N_FRAMES), path,
+        printf("wrote %d frames (%.2f MB, %.1f KB per frame) to %s%s\n", N_FRAMES, bytes / 1e6,
+               bytes / 1e3 / N_FRAMES, path,
                path == tmp ? " (temporary)" : "");
         printf("  put: %.1f ms, %.0f MB/s, %.0f frames/s (encode + store); commit with fsync: "
                "%.1f ms;\n  write including the commit: %.0f MB/s, %.0f frames/s\n",
