@@ -81,7 +81,8 @@ int vls_compact(vls_store *s, const char *out_path)
     return rc;
 }
 
-/* Removes PATH.tmp-compact-<pid> files left by compactions that died (killed, power loss).
+/* Removes PATH.tmp-compact-<pid> files (and PATH.tmp-compact-<pid>.tmp-create-<pid>, from the
+ * creation of one) left by compactions that died (killed, power loss).
  * Safe while we hold the writer lock on PATH: a compaction that is still running holds it
  * until its temporary file has been renamed over PATH. */
 static void remove_stale_temps(const char *path)
@@ -100,8 +101,15 @@ static void remove_stale_temps(const char *path)
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *n = de->d_name;
-        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp-compact-", plen) != 0 ||
-            !n[blen + plen] || strspn(n + blen + plen, "0123456789") != strlen(n + blen + plen))
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp-compact-", plen) != 0)
+            continue;
+        const char *pid = n + blen + plen;
+        size_t digits = strspn(pid, "0123456789");
+        /* PATH.tmp-compact-PID, or the temporary of its own creation (…-PID.tmp-create-PID) */
+        if (!digits || (pid[digits] && (strncmp(pid + digits, ".tmp-create-", 12) != 0 ||
+                                        !pid[digits + 12] ||
+                                        strspn(pid + digits + 12, "0123456789") !=
+                                            strlen(pid + digits + 12))))
             continue;
         if (snprintf(name, sizeof name, "%s/%s", dir, n) < (int)sizeof name)
             io_unlink(name);
