@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"export", cmd_export, "write every record to a file under a directory"},
     {"import-xyz", cmd_import_xyz, "every frame of XYZ trajectories becomes a frame record"},
     {"show", cmd_show, "print a frame record (--json: all of it)"},
+    {"epoch", cmd_epoch, "one shuffled epoch through the batch loader: speed, or the keys"},
     {"demo", cmd_demo, "the seed example: 300 MD frames through a depot, checked, timed"},
 };
 

@@ -241,12 +241,28 @@ VLS_API uint64_t vls_count(vls_store *store);
 VLS_API int vls_iter_next(vls_store *store, uint64_t *pos, const void **key, size_t *klen,
                           uint64_t *len);
 
-/*! vls_iter_next_chunk() : vls_iter_next() that also reports *chunk, the number of the chunk
- *  holding the record's first byte (chunks are numbered in file order from 0), or
- *  UINT64_MAX while the record is still in a writer's uncommitted open chunk. Records of
- *  one chunk come one after another. The loader groups records by it. */
+/*! vls_iter_next_chunk() : vls_iter_next() that also reports where the record lies: *chunk,
+ *  the number of the chunk holding its first byte (chunks are numbered in file order from
+ *  0), and *offset, where it starts inside that chunk's decoded bytes; a record longer than
+ *  the rest of its chunk continues at the start of the next chunk(s). *chunk is UINT64_MAX
+ *  (and *offset 0) while the record is still in a writer's uncommitted open chunk. Records
+ *  of one chunk come one after another. chunk and offset may be NULL. */
 VLS_API int vls_iter_next_chunk(vls_store *store, uint64_t *pos, const void **key, size_t *klen,
-                                uint64_t *len, uint64_t *chunk);
+                                uint64_t *len, uint64_t *chunk, uint64_t *offset);
+
+/*! Whole chunks (the loader's read path) :
+ *  vls_chunk_count() is the number of committed chunks; vls_chunk_length() sets *len to
+ *  chunk's decoded size. vls_read_chunk() decodes chunk whole into dst (cap >= its decoded
+ *  size, else VLS_E_TOOSMALL with *len set to the size needed), checking its checksum the
+ *  first time this handle reads it; *len is the decoded size. It bypasses the chunk cache
+ *  (nothing is copied twice) and asks the kernel to read the chunk's bytes in large
+ *  requests. Records that lie in the chunk are then at their vls_iter_next_chunk() offsets.
+ *  Threads : safe on a shared store.   Errors : VLS_E_NOTFOUND for a chunk number past
+ *  the end; VLS_E_CHECKSUM / VLS_E_CORRUPT / VLS_E_CODEC / VLS_E_IO as for vls_get. */
+VLS_API uint64_t vls_chunk_count(vls_store *store);
+VLS_API int vls_chunk_length(vls_store *store, uint64_t chunk, uint64_t *len);
+VLS_API int vls_read_chunk(vls_store *store, uint64_t chunk, void *dst, size_t cap,
+                           size_t *len);
 
 /*! Batched reads (the seed's fused_get) :
  *  vls_get_many() reads the records named by keys[0..n) into one caller buffer, decoding each

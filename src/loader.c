@@ -16,18 +16,30 @@
 #include <string.h>
 #include <time.h>
 
+#include "pool.h"
 #include "vlstore_loader.h"
 
-#define REC_ALIGN 16 /* every record starts 16-aligned in a unit buffer (zero-copy frame views) */
+#define REC_ALIGN 16 /* a record read from a writer's open chunk starts 16-aligned */
 #define PREFETCH_AHEAD 1 /* units read ahead of the one being served */
 
 typedef struct {
     uint64_t len;
     uint64_t index;   /* position in its store's storage order */
     uint64_t key_off; /* into ld->keys */
+    uint64_t chunk;   /* chunk holding its first byte; UINT64_MAX: a writer's open chunk */
+    uint64_t coff;    /* where it starts in that chunk */
     uint32_t klen;
     uint32_t file;
 } ld_rec;
+
+/* One chunk to decode for a read: into dst, or the task's error. */
+typedef struct {
+    uint32_t file;
+    uint64_t chunk;
+    unsigned char *dst;
+    int rc;
+    char msg[200];
+} ld_task;
 
 typedef struct {
     uint64_t first, count; /* records [first, first+count) of ld->rec */
@@ -37,7 +49,7 @@ typedef struct ld_unit {
     uint64_t u;          /* unit number in the epoch plan */
     int rc;              /* 0, or the error that hit this read */
     char msg[256];
-    unsigned char *buf;  /* REC_ALIGN-aligned; records back to back */
+    unsigned char *buf;  /* decoded chunks (runs 64-aligned), then open-chunk records */
     size_t cap;
     vls_record *recs;    /* in serving order */
     size_t rcap;
@@ -57,6 +69,9 @@ struct vls_loader {
     uint64_t keys_len;
     ld_group *groups;
     uint64_t ngroups;
+    uint64_t **chunk_start; /* per file: decoded offset of each chunk, [nchunks] = the end */
+    uint64_t *nchunks;      /* per file */
+    vls_pool *pool;         /* decode threads (NULL: decode on the reading thread) */
     uint64_t data_fingerprint; /* keys and lengths, in order */
 
     /* the current epoch's plan for this rank */
@@ -96,6 +111,8 @@ struct vls_loader {
     size_t *rcaps;
     vls_span *rspans;
     size_t scratch_cap;
+    ld_task *tasks;
+    uint64_t ntasks, tasks_cap;
 };
 
 static _Thread_local char open_msg[512];
@@ -238,7 +255,8 @@ static int build_table(vls_loader *ld, const char *const *names)
         size_t klen;
         uint64_t len, chunk;
         int r;
-        while ((r = vls_iter_next_chunk(s, &pos, &key, &klen, &len, &chunk)) == 1) {
+        uint64_t coff;
+        while ((r = vls_iter_next_chunk(s, &pos, &key, &klen, &len, &chunk, &coff)) == 1) {
             if (grow((void **)&ld->rec, &rcap, ld->nrec + 1, sizeof *ld->rec) ||
                 grow((void **)&ld->keys, &kcap, ld->keys_len + klen, 1))
                 return open_fail(VLS_E_NOMEM, "no memory for the loader's table of %llu records",
@@ -249,6 +267,8 @@ static int build_table(vls_loader *ld, const char *const *names)
             rr->key_off = ld->keys_len;
             rr->klen = (uint32_t)klen;
             rr->file = (uint32_t)f;
+            rr->chunk = chunk;
+            rr->coff = coff;
             memcpy(ld->keys + ld->keys_len, key, klen);
             ld->keys_len += klen;
             fp = fp_mix(fp_mix(fp, vls_hash64(key, klen)), len);
@@ -267,6 +287,24 @@ static int build_table(vls_loader *ld, const char *const *names)
             return open_fail(r, "%s: listing records: %s", names ? names[f] : "store",
                              vls_errmsg(s) ? vls_errmsg(s) : vls_strerror(r));
         fp = fp_mix(fp, 0xf11e0000ULL + f);
+
+        /* where each chunk starts in the store's decoded bytes */
+        uint64_t nc = vls_chunk_count(s);
+        ld->nchunks[f] = nc;
+        ld->chunk_start[f] = malloc((nc + 1) * sizeof *ld->chunk_start[f]);
+        if (!ld->chunk_start[f])
+            return open_fail(VLS_E_NOMEM, "no memory for the chunk table of %llu chunks",
+                             (unsigned long long)nc);
+        uint64_t at = 0;
+        for (uint64_t c = 0; c < nc; c++) {
+            uint64_t clen;
+            if ((r = vls_chunk_length(s, c, &clen)) != VLS_OK)
+                return open_fail(r, "%s: chunk %llu: %s", names ? names[f] : "store",
+                                 (unsigned long long)c, vls_errmsg(s));
+            ld->chunk_start[f][c] = at;
+            at += clen;
+        }
+        ld->chunk_start[f][nc] = at;
 
         /* merge_last: a short final group joins the one before it */
         uint64_t nfg = ld->ngroups - file_first_group;
@@ -425,8 +463,56 @@ static int unit_fail(ld_unit *un, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* Reads unit un->u: its records in storage order (one batched read per file), then lays
- * out un->recs in serving order. */
+static int add_task(vls_loader *ld, uint32_t file, uint64_t chunk)
+{
+    if (ld->ntasks == ld->tasks_cap) {
+        uint64_t nc = ld->tasks_cap ? ld->tasks_cap * 2 : 64;
+        ld_task *t = realloc(ld->tasks, nc * sizeof *t);
+        if (!t)
+            return VLS_E_NOMEM;
+        ld->tasks = t;
+        ld->tasks_cap = nc;
+    }
+    ld_task *t = &ld->tasks[ld->ntasks++];
+    t->file = file;
+    t->chunk = chunk;
+    t->dst = NULL;
+    t->rc = 0;
+    t->msg[0] = 0;
+    return VLS_OK;
+}
+
+static void run_task(void *arg, size_t i)
+{
+    vls_loader *ld = arg;
+    ld_task *t = &ld->tasks[i];
+    vls_store *s = ld->stores[t->file];
+    uint64_t want = ld->chunk_start[t->file][t->chunk + 1] - ld->chunk_start[t->file][t->chunk];
+    size_t got = 0;
+    t->rc = vls_read_chunk(s, t->chunk, t->dst, (size_t)want, &got);
+    if (t->rc == VLS_OK && got != want)
+        t->rc = VLS_E_CORRUPT;
+    if (t->rc != VLS_OK)
+        snprintf(t->msg, sizeof t->msg, "%s", vls_errmsg(s) && *vls_errmsg(s) ?
+                 vls_errmsg(s) : vls_strerror(t->rc));
+}
+
+/* The last chunk holding a byte of record r (a long record continues into the next ones). */
+static uint64_t last_chunk_of(const vls_loader *ld, const ld_rec *r)
+{
+    const uint64_t *cs = ld->chunk_start[r->file];
+    uint64_t end = cs[r->chunk] + r->coff + r->len, c = r->chunk;
+    while (c + 1 < ld->nchunks[r->file] && cs[c + 1] < end)
+        c++;
+    return c;
+}
+
+/* Reads unit un->u. Every chunk the unit's records touch is decoded whole, straight into the
+ * unit buffer (runs of consecutive chunks back to back, so a record that crosses chunks is
+ * contiguous), the chunks of a read on the decode threads. A record then sits at its own
+ * offset in its chunk and keeps the alignment it was written with. Records still in a
+ * writer's open chunk are read with vls_get_many_into. Then un->recs is laid out in serving
+ * order. */
 static int read_unit(vls_loader *ld, ld_unit *un)
 {
     uint64_t first = ld->unit_start[un->u], count = ld->unit_start[un->u + 1] - first;
@@ -444,14 +530,32 @@ static int read_unit(vls_loader *ld, ld_unit *un)
         un->recs = nr;
         un->rcap = count;
     }
-    /* order[i] = (record number << 20 | i) would limit counts; sort record numbers and map
-     * back through a position table instead */
-    uint64_t *order = ld->order;
+    uint64_t *order = ld->order; /* record numbers in storage order (file, then position) */
     memcpy(order, seq, count * sizeof *order);
     qsort(order, count, sizeof *order, cmp_u64);
-    uint64_t total = 0;
-    for (uint64_t i = 0; i < count; i++)
-        total += align_up(ld->rec[order[i]].len);
+
+    /* the chunks to decode, in order, each once; and the bytes of open-chunk records */
+    ld->ntasks = 0;
+    uint64_t total = 0, npending = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        const ld_rec *r = &ld->rec[order[i]];
+        if (r->chunk == UINT64_MAX) {
+            total += align_up(r->len);
+            npending++;
+            continue;
+        }
+        uint64_t last = last_chunk_of(ld, r);
+        for (uint64_t c = r->chunk; c <= last; c++) {
+            const ld_task *prev = ld->ntasks ? &ld->tasks[ld->ntasks - 1] : NULL;
+            if (prev && prev->file == r->file && prev->chunk >= c)
+                continue; /* already listed (records of one chunk come together) */
+            int run = prev && prev->file == r->file && prev->chunk + 1 == c;
+            if (add_task(ld, r->file, c) != VLS_OK)
+                return unit_fail(un, VLS_E_NOMEM, "no memory to plan a read");
+            const uint64_t *cs = ld->chunk_start[r->file];
+            total += (run ? 0 : 64) + cs[c + 1] - cs[c]; /* a new run starts 64-aligned */
+        }
+    }
     if (total > un->cap || !un->buf) {
         free(un->buf);
         un->buf = NULL;
@@ -463,27 +567,56 @@ static int read_unit(vls_loader *ld, ld_unit *un)
         un->buf = p;
         un->cap = (size_t)total;
     }
-    /* place the records (storage order), then read file by file */
+    /* place the chunks: a run of consecutive chunks of one file lies back to back */
     uint64_t off = 0;
-    for (uint64_t i = 0; i < count; i++) {
-        const ld_rec *rr = &ld->rec[order[i]];
-        ld->rkeys[i].data = ld->keys + rr->key_off;
-        ld->rkeys[i].len = rr->klen;
-        ld->rbufs[i] = un->buf + off;
-        ld->rcaps[i] = (size_t)rr->len;
-        off += align_up(rr->len);
+    for (uint64_t t = 0; t < ld->ntasks; t++) {
+        ld_task *tk = &ld->tasks[t];
+        const ld_task *prev = t ? &ld->tasks[t - 1] : NULL;
+        const uint64_t *cs = ld->chunk_start[tk->file];
+        if (!(prev && prev->file == tk->file && prev->chunk + 1 == tk->chunk))
+            off = (off + 63) & ~(uint64_t)63;
+        tk->dst = un->buf + off;
+        off += cs[tk->chunk + 1] - cs[tk->chunk];
     }
-    for (uint64_t i = 0; i < count;) {
-        uint32_t f = ld->rec[order[i]].file;
+    pool_run(ld->pool, (size_t)ld->ntasks, run_task, ld);
+    for (uint64_t t = 0; t < ld->ntasks; t++)
+        if (ld->tasks[t].rc != VLS_OK)
+            return unit_fail(un, ld->tasks[t].rc, "file %u, chunk %llu: %s", ld->tasks[t].file,
+                             (unsigned long long)ld->tasks[t].chunk, ld->tasks[t].msg);
+
+    /* each record's bytes: found through the task that decoded its first chunk */
+    uint64_t t = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        const ld_rec *r = &ld->rec[order[i]];
+        if (r->chunk == UINT64_MAX) {
+            ld->rkeys[i].data = ld->keys + r->key_off;
+            ld->rkeys[i].len = r->klen;
+            ld->rbufs[i] = un->buf + off;
+            ld->rcaps[i] = (size_t)r->len;
+            off += align_up(r->len);
+            continue;
+        }
+        while (ld->tasks[t].file != r->file || ld->tasks[t].chunk != r->chunk)
+            t++; /* tasks and records are both in storage order */
+        ld->rbufs[i] = ld->tasks[t].dst + r->coff;
+    }
+    /* open-chunk records (a writer's own store handle), file by file */
+    for (uint64_t i = 0; npending && i < count;) {
+        const ld_rec *r = &ld->rec[order[i]];
+        if (r->chunk != UINT64_MAX) {
+            i++;
+            continue;
+        }
         uint64_t j = i;
-        while (j < count && ld->rec[order[j]].file == f)
+        while (j < count && ld->rec[order[j]].chunk == UINT64_MAX &&
+               ld->rec[order[j]].file == r->file)
             j++;
-        vls_store *s = ld->stores[f];
+        vls_store *s = ld->stores[r->file];
         int rc = vls_get_many_into(s, (size_t)(j - i), ld->rkeys + i, ld->rbufs + i,
                                    ld->rcaps + i, ld->rspans + i);
         if (rc != VLS_OK) {
             for (uint64_t k = i; k < j; k++) {
-                const ld_rec *rr = &ld->rec[order[k]];
+                const ld_rec *rk = &ld->rec[order[k]];
                 int st = ld->rspans[k].status;
                 if (st == VLS_OK)
                     continue;
@@ -493,29 +626,29 @@ static int read_unit(vls_loader *ld, ld_unit *un)
                                   "under the loader)" : vls_errmsg(s) ? vls_errmsg(s) :
                                   vls_strerror(st);
                 char kbuf[80];
-                return unit_fail(un, st, "file %u, record %llu, key %s: %s", f,
-                                 (unsigned long long)rr->index,
-                                 key_text(ld->keys + rr->key_off, rr->klen, kbuf, sizeof kbuf),
+                return unit_fail(un, st, "file %u, record %llu, key %s: %s", rk->file,
+                                 (unsigned long long)rk->index,
+                                 key_text(ld->keys + rk->key_off, rk->klen, kbuf, sizeof kbuf),
                                  why);
             }
-            return unit_fail(un, rc, "file %u: %s", f, vls_errmsg(s) ? vls_errmsg(s) :
+            return unit_fail(un, rc, "file %u: %s", r->file, vls_errmsg(s) ? vls_errmsg(s) :
                              vls_strerror(rc));
         }
         i = j;
     }
     /* serving order: find each served record's place by binary search in order[] */
     for (uint64_t p = 0; p < count; p++) {
-        uint64_t want = seq[p], a = 0, b = count;
-        while (b - a > 1) {
-            uint64_t m = a + (b - a) / 2;
+        uint64_t want = seq[p], lo = 0, hi = count;
+        while (hi - lo > 1) {
+            uint64_t m = lo + (hi - lo) / 2;
             if (order[m] <= want)
-                a = m;
+                lo = m;
             else
-                b = m;
+                hi = m;
         }
         const ld_rec *rr = &ld->rec[want];
         vls_record *out = &un->recs[p];
-        out->data = ld->rbufs[a];
+        out->data = ld->rbufs[lo];
         out->len = rr->len;
         out->key = ld->keys + rr->key_off;
         out->klen = rr->klen;
@@ -706,6 +839,17 @@ static vls_loader *loader_new(const vls_loader_options *opts, size_t n, int *rc)
     }
     ld->o = *opts;
     ld->nstores = n;
+    ld->chunk_start = calloc(n ? n : 1, sizeof *ld->chunk_start);
+    ld->nchunks = calloc(n ? n : 1, sizeof *ld->nchunks);
+    if (!ld->chunk_start || !ld->nchunks) {
+        free(ld->chunk_start);
+        free(ld->nchunks);
+        free(ld->stores);
+        free(ld);
+        *rc = open_fail(VLS_E_NOMEM, "no memory for a loader");
+        return NULL;
+    }
+    ld->pool = pool_new(opts->threads); /* NULL for 1 thread, or when threads cannot start */
     return ld;
 }
 
@@ -725,8 +869,7 @@ int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options
     ld->own_stores = 1;
     vls_options so;
     vls_options_init(&so);
-    so.threads = ld->o.threads;
-    so.cache_bytes = 0; /* every chunk is read once per epoch: a cache would only copy */
+    so.cache_bytes = 0; /* chunks are decoded straight into the loader's buffers */
     for (size_t f = 0; f < n; f++) {
         rc = vls_open(paths[f], VLS_RDONLY, &so, &ld->stores[f]);
         if (rc != VLS_OK) {
@@ -774,6 +917,12 @@ void vls_loader_close(vls_loader *ld)
     if (ld->own_stores)
         for (size_t f = 0; f < ld->nstores; f++)
             vls_close(ld->stores[f]);
+    pool_free(ld->pool);
+    for (size_t f = 0; f < ld->nstores; f++)
+        free(ld->chunk_start[f]);
+    free(ld->chunk_start);
+    free(ld->nchunks);
+    free(ld->tasks);
     if (ld->ring) {
         pthread_mutex_destroy(&ld->mu);
         pthread_cond_destroy(&ld->cv);

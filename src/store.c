@@ -751,6 +751,8 @@ int vls_refresh(vls_store *s)
 }
 
 /* ---- reading ---------------------------------------------------------------------------- */
+static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out);
+
 int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned char **owned,
                        const unsigned char **data)
 {
@@ -761,22 +763,40 @@ int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned ch
         *data = (*item)->data;
         return VLS_OK;
     }
-    int err = 0, rc;
-    uint64_t at = c->file_off + FMT_FRAME_HDR_SIZE;
-    unsigned char *tmp = NULL, *out = malloc(c->raw);
+    unsigned char *out = malloc(c->raw ? c->raw : 1);
     if (!out)
         return vls_seterr(s, VLS_E_NOMEM, "no memory to decode chunk %llu",
                           (unsigned long long)ci);
+    int rc = decode_chunk_into(s, ci, out);
+    if (rc != VLS_OK) {
+        free(out);
+        return rc;
+    }
+    if (s->cache && (*item = cache_put(s->cache, ci, out, c->raw)) != NULL) {
+        *data = (*item)->data;
+        return VLS_OK;
+    }
+    *owned = out;
+    *data = out;
+    return VLS_OK;
+}
+
+/* Decodes chunk ci whole into out (c->raw bytes), checking its payload hash once per
+ * handle. Caller holds the read lock. */
+static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
+{
+    idx_chunk *c = &s->ix.c[ci];
+    int err = 0, rc;
+    uint64_t at = c->file_off + FMT_FRAME_HDR_SIZE;
+    unsigned char *tmp = NULL;
     const unsigned char *src = io_view(s->io, at, c->payload);
     if (!src) {
         if (!(tmp = malloc(c->payload ? c->payload : 1))) {
-            free(out);
             return vls_seterr(s, VLS_E_NOMEM, "no memory to read chunk %llu",
                               (unsigned long long)ci);
         }
         if ((rc = io_read(s->io, at, tmp, c->payload, &err)) != VLS_OK) {
             free(tmp);
-            free(out);
             return vls_seterr(s, rc, "chunk %llu at offset %llu: read failed: %s",
                               (unsigned long long)ci, (unsigned long long)c->file_off,
                               err ? strerror(err) : "file is shorter than the index says");
@@ -799,17 +819,56 @@ int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned ch
                        (unsigned long long)c->file_off, why);
     }
     free(tmp);
-    if (rc != VLS_OK) {
-        free(out);
-        return rc;
+    return rc;
+}
+
+uint64_t vls_chunk_count(vls_store *s)
+{
+    if (!s)
+        return 0;
+    pthread_rwlock_rdlock(&s->lock);
+    uint64_t n = s->ix.nc;
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+int vls_chunk_length(vls_store *s, uint64_t chunk, uint64_t *len)
+{
+    if (!s || !len)
+        return vls_seterr(s, VLS_E_INVAL, "vls_chunk_length: NULL argument");
+    int rc = VLS_OK;
+    pthread_rwlock_rdlock(&s->lock);
+    if (chunk >= s->ix.nc)
+        rc = vls_seterr(s, VLS_E_NOTFOUND, "no chunk %llu (the store has %llu)",
+                        (unsigned long long)chunk, (unsigned long long)s->ix.nc);
+    else
+        *len = s->ix.c[chunk].raw;
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, size_t *len)
+{
+    if (!s || !len || (!dst && cap))
+        return vls_seterr(s, VLS_E_INVAL, "vls_read_chunk: NULL argument");
+    int rc;
+    pthread_rwlock_rdlock(&s->lock);
+    if (chunk >= s->ix.nc) {
+        rc = vls_seterr(s, VLS_E_NOTFOUND, "no chunk %llu (the store has %llu)",
+                        (unsigned long long)chunk, (unsigned long long)s->ix.nc);
+    } else {
+        idx_chunk *c = &s->ix.c[chunk];
+        *len = c->raw;
+        if (cap < c->raw) {
+            rc = vls_seterr(s, VLS_E_TOOSMALL, "chunk %llu decodes to %u bytes, buffer has %zu",
+                            (unsigned long long)chunk, c->raw, cap);
+        } else {
+            io_willneed(s->io, c->file_off + FMT_FRAME_HDR_SIZE, c->payload);
+            rc = decode_chunk_into(s, chunk, dst);
+        }
     }
-    if (s->cache && (*item = cache_put(s->cache, ci, out, c->raw)) != NULL) {
-        *data = (*item)->data;
-        return VLS_OK;
-    }
-    *owned = out;
-    *data = out;
-    return VLS_OK;
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
 }
 
 void store_release_chunk(vls_store *s, cache_item *item, unsigned char *owned)
@@ -1036,11 +1095,11 @@ uint64_t vls_count(vls_store *s)
 
 int vls_iter_next(vls_store *s, uint64_t *pos, const void **key, size_t *klen, uint64_t *len)
 {
-    return vls_iter_next_chunk(s, pos, key, klen, len, NULL);
+    return vls_iter_next_chunk(s, pos, key, klen, len, NULL, NULL);
 }
 
 int vls_iter_next_chunk(vls_store *s, uint64_t *pos, const void **key, size_t *klen,
-                        uint64_t *len, uint64_t *chunk)
+                        uint64_t *len, uint64_t *chunk, uint64_t *offset)
 {
     if (!s || !pos)
         return vls_seterr(s, VLS_E_INVAL, "vls_iter_next: NULL argument");
@@ -1056,9 +1115,12 @@ int vls_iter_next_chunk(vls_store *s, uint64_t *pos, const void **key, size_t *k
             *klen = e->key_len;
         if (len)
             *len = e->len;
-        if (chunk) {
+        if (chunk || offset) {
             int64_t ci = e->off < s->ix.logical_end ? idx_chunk_at(&s->ix, e->off) : -1;
-            *chunk = ci < 0 ? UINT64_MAX : (uint64_t)ci;
+            if (chunk)
+                *chunk = ci < 0 ? UINT64_MAX : (uint64_t)ci;
+            if (offset)
+                *offset = ci < 0 ? 0 : e->off - s->ix.c[ci].logical;
         }
         found = 1;
         break;
