@@ -164,6 +164,11 @@ typedef struct bench_engine_ops {
                      bench_batch *b);
     /* Frees e->impl. */
     void (*fini)(bench_engine *e);
+    /* Optional (vlstore only): one shuffled epoch through the batch loader (batches of 64,
+     * defaults otherwise) on the written store; *rps = records/s; every record is checked by
+     * key, length and hash into *bad. */
+    int (*loader_epoch)(bench_engine *e, const bench_workload *w, const bench_keytab *kt,
+                        double *rps, uint64_t *bad);
 } bench_engine_ops;
 
 struct bench_engine {

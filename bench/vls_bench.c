@@ -302,6 +302,7 @@ typedef struct result {
     size_t gets_done;
     double epoch_rps;
     size_t epoch_done;
+    double loader_rps; /* vlstore engines: the epoch through the batch loader */
     double cold_p50, cold_open_p50;
     size_t cold_done;
     uint64_t bad;      /* records that failed the check */
@@ -314,6 +315,7 @@ static void result_init(result *r, const char *name)
     r->name = name;
     r->write_s = r->write_mbs = r->ratio = r->open_ms = r->scan_mbs = NAN;
     r->get_p50 = r->get_p99 = r->epoch_rps = r->cold_p50 = r->cold_open_p50 = NAN;
+    r->loader_rps = NAN;
 }
 
 /*-*************************************
@@ -583,6 +585,13 @@ static int run_engine(bench_engine *e, plan *p, result *r)
     note(r->name, "epoch   %8.0f records/s  (%zu of %zu records)", r->epoch_rps, done, w->n);
     ops->close(e);
 
+    /* 5b. the same epoch through the batch loader (vlstore engines) */
+    if (ops->loader_epoch) {
+        if (ops->loader_epoch(e, w, &p->kt, &r->loader_rps, &r->bad) != 0)
+            return -1;
+        note(r->name, "loader  %8.0f records/s", r->loader_rps);
+    }
+
     /* 6. cold random gets: each one on a freshly opened store whose files left the cache */
     if (drop_caches())
         p->dropped = 1;
@@ -629,13 +638,14 @@ static const char *num(char *buf, size_t cap, double v, int prec, int partial)
 }
 
 typedef struct row {
-    char c[10][32];
+    char c[11][32];
 } row;
 
-static const char *const col_head[10] = {"engine",      "write MB/s", "size MiB",
-                                         "ratio",       "scan MB/s",  "get p50 us",
-                                         "get p99 us",  "epoch rec/s", "cold p50 us",
-                                         "check"};
+#define NCOLS 11
+static const char *const col_head[NCOLS] = {"engine",      "write MB/s",   "size MiB",
+                                            "ratio",       "scan MB/s",    "get p50 us",
+                                            "get p99 us",  "epoch rec/s",  "loader rec/s",
+                                            "cold p50 us", "check"};
 
 static void make_row(const result *r, const bench_workload *w, const plan *p, row *o)
 {
@@ -648,43 +658,44 @@ static void make_row(const result *r, const bench_workload *w, const plan *p, ro
     num(o->c[5], 32, r->get_p50, 1, gp);
     num(o->c[6], 32, r->get_p99, 1, gp);
     num(o->c[7], 32, r->epoch_rps, 0, ep);
-    num(o->c[8], 32, r->cold_p50, 1, cp);
+    num(o->c[8], 32, r->loader_rps, 0, 0);
+    num(o->c[9], 32, r->cold_p50, 1, cp);
     if (r->failed)
-        snprintf(o->c[9], 32, "FAILED");
+        snprintf(o->c[10], 32, "FAILED");
     else if (r->bad)
-        snprintf(o->c[9], 32, "%llu BAD", (unsigned long long)r->bad);
+        snprintf(o->c[10], 32, "%llu BAD", (unsigned long long)r->bad);
     else
-        snprintf(o->c[9], 32, "ok");
+        snprintf(o->c[10], 32, "ok");
 }
 
 static void print_table(FILE *f, const result *res, int nres, const bench_workload *w,
                         const plan *p, int markdown)
 {
     row rows[64];
-    size_t width[10];
-    for (int c = 0; c < 10; c++)
+    size_t width[NCOLS];
+    for (int c = 0; c < NCOLS; c++)
         width[c] = strlen(col_head[c]);
     for (int i = 0; i < nres; i++) {
         make_row(&res[i], w, p, &rows[i]);
-        for (int c = 0; c < 10; c++)
+        for (int c = 0; c < NCOLS; c++)
             if (strlen(rows[i].c[c]) > width[c])
                 width[c] = strlen(rows[i].c[c]);
     }
     const char *sep = markdown ? " | " : "  ";
     if (markdown)
         fputs("| ", f);
-    for (int c = 0; c < 10; c++)
+    for (int c = 0; c < NCOLS; c++)
         fprintf(f, c == 0 ? "%-*s%s" : "%*s%s", (int)width[c], col_head[c],
-                c < 9 ? sep : (markdown ? " |\n" : "\n"));
+                c < NCOLS - 1 ? sep : (markdown ? " |\n" : "\n"));
     if (markdown) {
         fputs("|", f);
-        for (int c = 0; c < 10; c++)
+        for (int c = 0; c < NCOLS; c++)
             fprintf(f, "%s%.*s|", c == 0 ? ":" : "", (int)width[c] + 1,
                     "------------------------------------");
         fputs("\n", f);
     } else {
         size_t total = 0;
-        for (int c = 0; c < 10; c++)
+        for (int c = 0; c < NCOLS; c++)
             total += width[c] + 2;
         for (size_t k = 0; k + 2 < total; k++)
             fputc('-', f);
@@ -693,9 +704,9 @@ static void print_table(FILE *f, const result *res, int nres, const bench_worklo
     for (int i = 0; i < nres; i++) {
         if (markdown)
             fputs("| ", f);
-        for (int c = 0; c < 10; c++)
+        for (int c = 0; c < NCOLS; c++)
             fprintf(f, c == 0 ? "%-*s%s" : "%*s%s", (int)width[c], rows[i].c[c],
-                    c < 9 ? sep : (markdown ? " |\n" : "\n"));
+                    c < NCOLS - 1 ? sep : (markdown ? " |\n" : "\n"));
     }
 }
 
@@ -771,6 +782,12 @@ static void write_targets(FILE *f, const result *res, int nres)
                 100 * v->ratio / rb->ratio);
         fprintf(f, "| epoch records/s vs naive Blosc gets | %.0f | %.0f | %.1fx | |\n",
                 v->epoch_rps, rb->epoch_rps, v->epoch_rps / rb->epoch_rps);
+    }
+    const result *lm = find_result(res, nres, "lmdb");
+    if (lm && !isnan(v->loader_rps)) {
+        double q = v->loader_rps / lm->epoch_rps;
+        fprintf(f, "| loader epoch records/s vs LMDB epoch | %.0f | %.0f | %.2fx | >= 1x: %s |\n",
+                v->loader_rps, lm->epoch_rps, q, q >= 1 ? "met" : "**not met**");
     }
     if (rp) {
         fprintf(f, "| epoch records/s vs raw-pread | %.0f | %.0f | %.0f %% | |\n", v->epoch_rps,
