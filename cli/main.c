@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"info", cmd_info, "records, sizes, ratio, chunks and settings (--json)"},
     {"verify", cmd_verify, "check every checksum, chunk and record"},
     {"compact", cmd_compact, "rewrite the store without dead space"},
+    {"recover", cmd_recover, "salvage the intact records of a damaged store into a new one"},
     {"import", cmd_import, "store every file under a directory"},
     {"export", cmd_export, "write every record to a file under a directory"},
     {"import-xyz", cmd_import_xyz, "every frame of XYZ trajectories becomes a frame record"},
