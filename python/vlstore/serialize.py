@@ -292,7 +292,7 @@ def _f32_array(x: Any, what: str, n: int) -> np.ndarray:
 
 def _int32_array(x: Any, what: str, n: int) -> np.ndarray:
     a = np.asarray(x)
-    if a.dtype.kind not in "iub":
+    if a.dtype.kind not in "iub" and a.size:
         raise ValueError(f"{what} must be integers, not {a.dtype}")
     a = a.reshape(-1)
     if a.size != n:

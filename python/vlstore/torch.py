@@ -28,22 +28,29 @@ from .store import Depot, SChunkStore
 _PathLike = Union[str, os.PathLike]
 
 
+def _tensor(a: Any) -> "torch.Tensor":
+    # torch has no read-only tensors: views of a read-only record (bytes) are copied
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
 def frame_to_tensors(key: Any, frame: BackedAtomicData) -> Dict[str, Any]:
-    """A frame as a dict of tensors that share its record memory (no copy): name, key,
-    n_sites, atom_types (int32), masses, pos, and whichever of forces, energy, cell, pbc,
-    charges, stress the frame has."""
+    """A frame as a dict of tensors: key, name, n_sites, atom_types (int32), masses, pos, and
+    whichever of forces, energy, cell, pbc, charges, stress the frame has. The tensors share
+    the record memory when it is writable (as in the loader's batches, so FrameDataset copies
+    nothing here); a read-only record (``bytes``) is copied, as torch cannot mark a tensor
+    read-only."""
     d: Dict[str, Any] = {
         "key": key,
         "name": frame.name,
         "n_sites": frame.n_sites,
-        "atom_types": torch.from_numpy(frame.atom_types),
-        "masses": torch.from_numpy(frame.masses),
-        "pos": torch.from_numpy(frame.pos),
+        "atom_types": _tensor(frame.atom_types),
+        "masses": _tensor(frame.masses),
+        "pos": _tensor(frame.pos),
     }
     for k in ("forces", "cell", "pbc", "charges", "stress"):
         v = getattr(frame, k)
         if v is not None:
-            d[k] = torch.from_numpy(v)
+            d[k] = _tensor(v)
     if frame.energy is not None:
         d["energy"] = frame.energy
     return d

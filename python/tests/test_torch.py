@@ -1,0 +1,121 @@
+"""vlstore.torch.FrameDataset: DataLoader workers and torch.distributed ranks (gloo)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vlstore import _core
+
+torch = pytest.importorskip(
+    "torch", reason="PyTorch is not installed (Debian: apt-get install python3-torch); "
+    "the FrameDataset tests are skipped")
+if not _core.HAVE_LOADER:
+    pytest.skip("built without the C loader", allow_module_level=True)
+
+from torch.utils.data import DataLoader  # noqa: E402
+
+from vlstore.serialize import BackedAtomicDataCodec  # noqa: E402
+from vlstore.store import Depot, SChunkStore  # noqa: E402
+from vlstore.torch import FrameDataset, collate_frames, frame_to_tensors  # noqa: E402
+
+from conftest import make_frame  # noqa: E402
+
+N = 301  # odd on purpose: shares cannot all be equal
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    rng = np.random.default_rng(1)
+    p = tmp_path_factory.mktemp("torch") / "frames.vls"
+    with Depot(BackedAtomicDataCodec, SChunkStore(p, chunksize=1 << 15)) as d:
+        for i in range(N):
+            f, _ = make_frame(rng, i, nsites=int(rng.integers(5, 60)), energy=float(i))
+            d.put(f"frame_{i}", f)
+    d.close()
+    return p
+
+
+ALL = sorted(f"frame_{i}" for i in range(N))
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_each_record_once_across_workers(store, num_workers):
+    ds = FrameDataset(store, read_size=2, block_batch=16)
+    dl = DataLoader(ds, batch_size=8, num_workers=num_workers, collate_fn=collate_frames)
+    keys = [k for batch in dl for k in batch["key"]]
+    assert sorted(keys) == ALL
+
+
+def test_samples_and_collate(store):
+    ds = FrameDataset(store, shuffle=False)
+    it = iter(ds)
+    s = next(it)
+    assert s["key"] == "frame_0" and s["name"] == "frame_0" and s["energy"] == 0.0
+    assert s["pos"].dtype == torch.float32 and s["pos"].shape == (s["n_sites"], 3)
+    assert s["atom_types"].dtype == torch.int32
+    assert "cell" not in s
+    t = next(it)
+    b = collate_frames([s, t])
+    assert b["pos"].shape[0] == s["n_sites"] + t["n_sites"]
+    assert b["batch"].tolist() == [0] * s["n_sites"] + [1] * t["n_sites"]
+    assert b["energy"].tolist() == [0.0, 1.0]
+    assert torch.equal(b["forces"][: s["n_sites"]], s["forces"])
+    with SChunkStore(store) as st:
+        f = BackedAtomicDataCodec.unpack(st["frame_1"])
+    assert torch.equal(frame_to_tensors("k", f)["pos"], t["pos"])  # bytes record: a copy
+    # samples from the dataset share the loader's batch memory (no copy)
+    f2 = BackedAtomicDataCodec.unpack(bytearray(f.raw))
+    assert np.shares_memory(frame_to_tensors("k", f2)["pos"].numpy(), f2.pos)
+
+
+def test_set_epoch_reorders(store):
+    ds = FrameDataset(store, block_batch=8, seed=3)
+    e0 = [s["key"] for s in ds]
+    assert [s["key"] for s in ds] == e0  # same epoch, same order
+    ds.set_epoch(1)
+    e1 = [s["key"] for s in ds]
+    assert e1 != e0 and sorted(e1) == sorted(e0) == ALL
+
+
+def test_explicit_rank_world_and_raw_records(store):
+    parts = [[k for k, _ in FrameDataset(store, codec=None, rank=r, world=3)] for r in range(3)]
+    assert sorted(k for p in parts for k in p) == ALL
+    k, rec = next(iter(FrameDataset(store, codec=None, shuffle=False)))
+    assert isinstance(rec, bytes) and k == "frame_0"
+    with pytest.raises(ValueError):
+        FrameDataset(SChunkStore())  # workers cannot open a memory store
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_gloo_with_workers(store, tmp_path):
+    """Two processes (torch.distributed, gloo on localhost), each with two DataLoader workers:
+    every record is served exactly once per epoch across the four sub-ranks."""
+    worker = os.path.join(os.path.dirname(__file__), "torch_ddp_worker.py")
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
+               WORLD_SIZE="2", OMP_NUM_THREADS="1")
+    procs = []
+    for rank in range(2):
+        out = tmp_path / f"rank{rank}.json"
+        procs.append((out, subprocess.Popen(
+            [sys.executable, worker, str(store), str(out), "2", "4"],
+            env=dict(env, RANK=str(rank)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
+    for out, p in procs:
+        log, _ = p.communicate(timeout=300)
+        assert p.returncode == 0, log.decode(errors="replace")
+    res = [json.loads(out.read_text()) for out, _ in procs]
+    assert [r["rank"] for r in res] == [0, 1] and all(r["world"] == 2 for r in res)
+    k0, k1 = res[0]["keys"], res[1]["keys"]
+    assert not set(k0) & set(k1)
+    assert sorted(k0 + k1) == ALL
+    assert abs(len(k0) - len(k1)) <= 2  # 4 sub-ranks, shares differ by at most one each
+    assert res[0]["gathered"] == res[1]["gathered"] == [k0, k1]
+    assert res[0]["total"] == N
