@@ -9,7 +9,8 @@ How the C library is found (first match wins):
    ``-fsanitize`` flags (running it needs the sanitizer runtime preloaded, see
    tests/test_python.sh).
 2. ``../build/libvlstore.a`` when it exists (what ``make`` builds).
-3. Otherwise the library sources ``../src/*.c`` are compiled into the extension directly.
+3. Otherwise (or with ``VLSTORE_FROM_SOURCES=1``) the library sources ``../src/*.c`` are
+   compiled into the extension directly.
 
 Either way the extension also links Debian's libblosc and libxxhash (found with pkg-config),
 so nothing is downloaded: ``/usr/bin/python3 -m pip install --no-build-isolation ./python``.
@@ -58,8 +59,10 @@ def cmake_sanitize_flags(build_dir):
 
 def library_setup():
     """(sources, extra_objects, compile_args, link_args, macros, have_loader, where)."""
-    build_dir = os.environ.get("VLSTORE_BUILD_DIR")
-    if build_dir is None and os.path.exists(os.path.join(ROOT, "build", "libvlstore.a")):
+    build_dir = os.environ.get("VLSTORE_BUILD_DIR") or None
+    if os.environ.get("VLSTORE_FROM_SOURCES") == "1":
+        build_dir = None
+    elif build_dir is None and os.path.exists(os.path.join(ROOT, "build", "libvlstore.a")):
         build_dir = os.path.join(ROOT, "build")
     if build_dir is not None:
         build_dir = os.path.abspath(build_dir)
