@@ -90,8 +90,45 @@ static int grow_slots(vls_index *ix)
     return VLS_OK;
 }
 
+/* Makes room for `more` entries and `key_bytes` of keys in one step (opening a store applies
+ * a million entries; growing the table by doubling would rehash it twenty times). */
+static int idx_reserve(vls_index *ix, uint64_t more, uint64_t key_bytes)
+{
+    uint64_t want = ix->nslots ? ix->nslots : 1024;
+    while ((ix->live + more) * 2 > want)
+        want *= 2;
+    while (ix->nslots < want)
+        if (grow_slots(ix) != VLS_OK)
+            return VLS_E_NOMEM;
+    if (ix->n + more > ix->cap) {
+        idx_entry *e = realloc(ix->e, (ix->n + more) * sizeof *e);
+        if (!e)
+            return VLS_E_NOMEM;
+        ix->e = e;
+        ix->cap = ix->n + more;
+    }
+    if (ix->keys_len + key_bytes > ix->keys_cap) {
+        unsigned char *k = realloc(ix->keys, ix->keys_len + key_bytes);
+        if (!k)
+            return VLS_E_NOMEM;
+        ix->keys = k;
+        ix->keys_cap = ix->keys_len + key_bytes;
+    }
+    return VLS_OK;
+}
+
+static int idx_add_hashed(vls_index *ix, const void *key, size_t klen, uint64_t h,
+                          uint64_t off, uint64_t len, uint64_t hash);
+
 int idx_add(vls_index *ix, const void *key, size_t klen, uint64_t off, uint64_t len,
             uint64_t hash)
+{
+    return idx_add_hashed(ix, key, klen, key_hash(key, klen), off, len, hash);
+}
+
+/* idx_add with the key's table hash h already computed (see idx_apply_payload). */
+static int idx_add_hashed(vls_index *ix, const void *key, size_t klen, uint64_t h,
+                          uint64_t off, uint64_t len, uint64_t hash)
 {
     if (ix->n >= 0xfffffffeu)
         return VLS_E_TOOBIG;
@@ -115,7 +152,7 @@ int idx_add(vls_index *ix, const void *key, size_t klen, uint64_t off, uint64_t 
         ix->keys = k;
         ix->keys_cap = cap;
     }
-    uint64_t h = key_hash(key, klen), slot;
+    uint64_t slot;
     int64_t old = probe(ix, key, klen, h, &slot);
     if (old >= 0) /* callers kill the old entry first; keep the table consistent anyway */
         idx_kill(ix, (uint64_t)old), probe(ix, key, klen, h, &slot);
@@ -307,6 +344,27 @@ int idx_apply_payload(vls_index *ix, const unsigned char *p, size_t len, uint64_
     }
     if (varint_get(&p, end, &nops) != 0 || nops > len)
         return BAD("record count unreadable");
+    /* every entry takes at least 2 bytes beside its key: room for all of them at once */
+    if (idx_reserve(ix, nops, (uint64_t)(end - p)) != VLS_OK)
+        return VLS_E_NOMEM;
+    /* Puts are inserted a few entries behind parsing, with each one's table slot prefetched
+     * when it is parsed: the table is far larger than the CPU caches, and waiting for one
+     * slot at a time was 40 % of opening a store of a million records. */
+    enum { AHEAD = 16 };
+    struct {
+        const unsigned char *key;
+        uint64_t klen, h, off, len, hash;
+    } ring[AHEAD];
+    uint64_t head = 0, tail = 0; /* ring holds entries [tail, head) */
+#define FLUSH_TO(keep)                                                                     \
+    while (head - tail > (keep)) {                                                         \
+        int rc_ = idx_add_hashed(ix, ring[tail % AHEAD].key, (size_t)ring[tail % AHEAD].klen, \
+                                 ring[tail % AHEAD].h, ring[tail % AHEAD].off,            \
+                                 ring[tail % AHEAD].len, ring[tail % AHEAD].hash);        \
+        if (rc_ != VLS_OK)                                                                 \
+            return rc_;                                                                    \
+        tail++;                                                                            \
+    }
     uint64_t prev_end = 0;
     for (uint64_t i = 0; i < nops; i++) {
         uint64_t klen, delta, rlen, roff;
@@ -318,8 +376,9 @@ int idx_apply_payload(vls_index *ix, const unsigned char *p, size_t len, uint64_
             return BAD("record entry %llu malformed", (unsigned long long)i);
         const unsigned char *key = p;
         p += klen;
-        int64_t old = idx_find(ix, key, klen);
         if (op == OP_DELETE) {
+            FLUSH_TO(0); /* in order: a delete may name a key put just before it */
+            int64_t old = idx_find(ix, key, klen);
             if (old >= 0)
                 idx_kill(ix, (uint64_t)old);
             continue;
@@ -335,12 +394,21 @@ int idx_apply_payload(vls_index *ix, const unsigned char *p, size_t len, uint64_
                        (unsigned long long)roff, (unsigned long long)rlen,
                        (unsigned long long)ix->logical_end);
         prev_end = roff + rlen;
-        if (old >= 0)
-            idx_kill(ix, (uint64_t)old);
-        int rc = idx_add(ix, key, klen, roff, rlen, hash);
-        if (rc != VLS_OK)
-            return rc;
+        /* the table is reserved above, so slots stay put while entries wait in the ring;
+         * idx_add_hashed replaces an older entry of the same key itself */
+        uint64_t h = key_hash(key, (size_t)klen);
+        __builtin_prefetch(&ix->slots[h & (ix->nslots - 1)]);
+        ring[head % AHEAD].key = key;
+        ring[head % AHEAD].klen = klen;
+        ring[head % AHEAD].h = h;
+        ring[head % AHEAD].off = roff;
+        ring[head % AHEAD].len = rlen;
+        ring[head % AHEAD].hash = hash;
+        head++;
+        FLUSH_TO(AHEAD - 1);
     }
+    FLUSH_TO(0);
+#undef FLUSH_TO
     if (p != end)
         return BAD("%llu unexpected bytes after the last entry", (unsigned long long)(end - p));
     return VLS_OK;
