@@ -3,12 +3,9 @@
  * Properties: vls_frame_view() never reads outside the input (ASan), and whatever it accepts
  * re-encodes and views back to the same values.
  *
- * libFuzzer (from the source root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude fuzz/fuzz_frame.c src/frame.c \
- *       -o /tmp/fuzz_frame && /tmp/fuzz_frame -max_total_time=60 tests/golden/frame
- * Replay driver without libFuzzer (any C compiler):
- *   gcc -g -DVLS_FUZZ_MAIN -fsanitize=address,undefined -Iinclude fuzz/fuzz_frame.c \
- *       src/frame.c -o /tmp/replay_frame && /tmp/replay_frame tests/golden/frame/vlstore-v1.bin
+ * Built by fuzz/CMakeLists.txt: always as replay_frame (this file + replay.c, runs a corpus; a
+ * ctest test replays fuzz/corpus/frame), and with -DVLS_BUILD_FUZZ=ON (clang) as the libFuzzer
+ * binary fuzz_frame:  fuzz_frame -jobs=1 -max_total_time=600 CORPUS_DIR fuzz/corpus/frame
  */
 #include "vlstore_frame.h"
 
@@ -55,25 +52,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(buf);
     return 0;
 }
-
-#ifdef VLS_FUZZ_MAIN
-int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) {
-            perror(argv[i]);
-            return 1;
-        }
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-        size_t got = fread(d, 1, (size_t)n, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(d, got);
-        free(d);
-    }
-    printf("replayed %d inputs\n", argc - 1);
-    return 0;
-}
-#endif

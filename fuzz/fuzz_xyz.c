@@ -4,10 +4,9 @@
  * result is a frame, the end, or an error with a "fuzz:<line>:" message, and every frame it
  * produces encodes and views back.
  *
- * libFuzzer (from the source root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude fuzz/fuzz_xyz.c src/xyz.c \
- *       src/elements.c src/frame.c -o /tmp/fuzz_xyz && /tmp/fuzz_xyz -max_total_time=60
- * Replay driver: add -DVLS_FUZZ_MAIN and build with gcc, then pass files as arguments.
+ * Built by fuzz/CMakeLists.txt: always as replay_xyz (this file + replay.c, runs a corpus; a
+ * ctest test replays fuzz/corpus/xyz), and with -DVLS_BUILD_FUZZ=ON (clang) as the libFuzzer
+ * binary fuzz_xyz:  fuzz_xyz -jobs=1 -max_total_time=600 CORPUS_DIR fuzz/corpus/xyz
  */
 #include "vlstore_frame.h"
 
@@ -19,7 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = calloc(1, size ? size : 1); /* exact size: ASan sees any overread */
     if (!buf) return 0;
     if (size) memcpy(buf, data, size);
     vls_xyz *p;
@@ -48,25 +47,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(buf);
     return 0;
 }
-
-#ifdef VLS_FUZZ_MAIN
-int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) {
-            perror(argv[i]);
-            return 1;
-        }
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-        size_t got = fread(d, 1, (size_t)n, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(d, got);
-        free(d);
-    }
-    printf("replayed %d inputs\n", argc - 1);
-    return 0;
-}
-#endif
