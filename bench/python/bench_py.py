@@ -1,0 +1,550 @@
+#!/usr/bin/python3
+"""bench_py.py — the MD workload from Python: vlstore against h5py, msgpack and lmdb.
+
+What a Python user of each tool would write, timed end to end (Python overhead included):
+
+  write       frames from numpy arrays to a durable file (encode + store + fsync), MB/s
+  size        bytes on disk (allocated blocks), and record bytes / disk bytes
+  get         random single frames back as numpy arrays (decode included), p50 / p99 us
+  epoch       every frame once in a shuffled order, batches of 64, arrays decoded, records/s
+
+The workload follows bench/workload.c (not byte for byte: numpy's generator, not xoshiro):
+systems with n atoms, n log-uniform in [8, 4096], 50..500 consecutive frames each; per atom a
+type (1..8) and its mass, positions starting uniform in a box and following a gaussian random
+walk (sigma 0.01), forces following an AR(1) process (0.8 f + 0.6 g): smooth like MD.
+
+Engines and their record formats:
+  vlstore      SChunkStore + Depot(BackedAtomicDataCodec): FlatBuffer frames from the C
+               encoder, lz4 + byte shuffle (defaults); epoch = BlockShuffleBatch (read 4
+               chunks, shuffle inside, batches of 64, prefetch on a C thread)
+  vlstore-rnd  the same file; epoch = fully random batches of 64 with Depot.fused_get
+  vlstore-ra   SChunkStore(random_access=True): 32 KiB Blosc blocks; epoch as vlstore
+  h5py         the same FlatBuffer frame bytes in one ragged uint8 dataset (chunks of 1 MiB,
+               no filter) + an offsets dataset; reads slice the dataset
+  h5py-gzip    the same with gzip level 1 + shuffle (h5py's built-in compressed layout)
+  msgpack      one file of msgpack maps {name, types, masses, pos, forces} (arrays as bin)
+               + an offsets file; reads pread + unpackb + np.frombuffer
+  lmdb         the FlatBuffer frame bytes under the keys, one write transaction, synced
+
+Every engine's get and epoch decode frames to numpy arrays; every get is checked against the
+source arrays (outside the timed region) and every epoch must serve each frame once. Reads
+are warm (the files were just written; the page cache holds them).
+
+Usage:
+  PYTHONPATH=<built vlstore> /usr/bin/python3 bench/python/bench_py.py [--size MiB]
+      [--gets N] [--seed S] [--dir DIR] [--out DIR] [--engines a,b,...] [--no-plot]
+Writes OUT/results.md, OUT/results.dat and OUT/results.png (gnuplot); OUT defaults to the
+directory of this script. Debian packages: python3-h5py python3-msgpack python3-lmdb
+gnuplot-nox (scripts/deps.sh bench).
+"""
+import argparse
+import datetime
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+try:
+    import vlstore
+    from vlstore.loader import BlockShuffleBatch
+    from vlstore.serialize import BackedAtomicData, BackedAtomicDataCodec
+    from vlstore.store import Depot, SChunkStore
+except ImportError as e:  # pragma: no cover
+    sys.exit(f"bench_py: cannot import vlstore ({e}). Build it first, e.g.\n"
+             "  cmake -S . -B build && cmake --build build -j2\n"
+             "  VLSTORE_BUILD_DIR=build python3 python/setup.py build --build-lib /tmp/vls-py\n"
+             "  PYTHONPATH=/tmp/vls-py /usr/bin/python3 bench/python/bench_py.py")
+
+TYPE_MASS = np.array([0, 1.008, 12.011, 14.007, 15.999, 32.06, 30.974, 22.990, 35.45],
+                     dtype=np.float32)
+BATCH = 64
+
+
+# ---- workload -----------------------------------------------------------------------------
+def generate(size_mib, seed):
+    """List of (key, types, masses, pos, forces) frames totalling ~size_mib of array bytes."""
+    rng = np.random.default_rng(seed)
+    target = size_mib << 20
+    frames, total, sysid = [], 0, 0
+    while total < target:
+        n = int(round(np.exp(rng.uniform(np.log(8), np.log(4096)))))
+        n = min(max(n, 8), 4096)
+        nframes = int(rng.integers(50, 501))
+        nframes = min(nframes, -(-(target - total) // (32 * n)))
+        types = rng.integers(1, 9, n, dtype=np.int32)
+        masses = TYPE_MASS[types]
+        box = 3.0 * n ** (1 / 3)
+        pos = (rng.random((n, 3)) * box).astype(np.float32)
+        frc = rng.standard_normal((n, 3)).astype(np.float32)
+        for f in range(nframes):
+            if f:
+                pos = pos + (0.01 * rng.standard_normal((n, 3))).astype(np.float32)
+                frc = (0.8 * frc + 0.6 * rng.standard_normal((n, 3))).astype(np.float32)
+            frames.append((f"sys{sysid:05d}/{f:05d}", types, masses, pos, frc))
+            total += 32 * n
+        sysid += 1
+    return frames
+
+
+def encode_frame(fr):
+    key, types, masses, pos, frc = fr
+    return BackedAtomicData.from_values(name=key, masses=masses, atom_types=types,
+                                        nsites=len(types), positions=pos, forces=frc)
+
+
+def disk_bytes(path):
+    """Allocated bytes of a file or of every file under a directory."""
+    if os.path.isdir(path):
+        return sum(disk_bytes(os.path.join(path, p)) for p in os.listdir(path))
+    return os.stat(path).st_blocks * 512
+
+
+def fsync_path(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---- engines ------------------------------------------------------------------------------
+class VlstoreEngine:
+    def __init__(self, name, options, epoch_mode):
+        self.name, self.options, self.epoch_mode = name, options, epoch_mode
+
+    def write(self, frames, path):
+        self.path = path + ".vls"
+        with SChunkStore(self.path, mode="w", **self.options) as s:
+            d = Depot(BackedAtomicDataCodec, s)
+            for fr in frames:
+                d.put(fr[0], encode_frame(fr))
+        return [self.path]
+
+    def open(self):
+        self.store = SChunkStore(self.path, mode="r")
+        self.depot = Depot(BackedAtomicDataCodec, self.store)
+
+    def get(self, key):
+        return self.depot.get(key)
+
+    def epoch(self, keys, rng):
+        if self.epoch_mode == "block":
+            with BlockShuffleBatch(4, BATCH, self.depot, seed=int(rng.integers(1 << 30))) as ld:
+                for batch in ld.keyed():
+                    yield [(k, f) for k, f in batch]
+            return
+        order = list(keys)
+        rng.shuffle(order)
+        for i in range(0, len(order), BATCH):
+            ks = order[i:i + BATCH]
+            yield list(zip(ks, self.depot.fused_get(ks)))
+
+    def close(self):
+        self.store.close()
+
+    def settings(self):
+        with SChunkStore(self.path, mode="r") as s:
+            o = s.settings
+        return (f"chunk {o['chunk_size'] >> 10} KiB, {o['codec']} level {o['level']}, "
+                f"shuffle {o['shuffle']}, block {o['block_size'] >> 10} KiB, "
+                f"placement {o['placement']}, cache 64 MiB; Depot.put per frame, close "
+                f"(commit + fsync); epoch: "
+                + ("BlockShuffleBatch(read_size=4, batch_size=64)"
+                   if self.epoch_mode == "block" else "random batches, Depot.fused_get"))
+
+
+class H5Engine:
+    def __init__(self, name, gzip):
+        self.name, self.gzip = name, gzip
+
+    def write(self, frames, path):
+        import h5py
+
+        self.path = path + ".h5"
+        kw = dict(compression="gzip", compression_opts=1, shuffle=True) if self.gzip else {}
+        with h5py.File(self.path, "w") as f:
+            ds = f.create_dataset("data", shape=(0,), maxshape=(None,), dtype=np.uint8,
+                                  chunks=(1 << 20,), **kw)
+            offsets, buf, at = [0], bytearray(), 0
+
+            def flush():
+                nonlocal at
+                if buf:
+                    ds.resize((at + len(buf),))
+                    ds[at:at + len(buf)] = np.frombuffer(buf, np.uint8)
+                    at += len(buf)
+                    buf.clear()
+
+            for fr in frames:
+                raw = encode_frame(fr).raw
+                buf += raw
+                offsets.append(offsets[-1] + len(raw))
+                if len(buf) >= 4 << 20:
+                    flush()
+            flush()
+            f.create_dataset("offsets", data=np.array(offsets, dtype=np.int64))
+            f.create_dataset("keys", data=np.array([fr[0].encode() for fr in frames]))
+        fsync_path(self.path)
+        return [self.path]
+
+    def open(self):
+        import h5py
+
+        self.f = h5py.File(self.path, "r")
+        self.ds = self.f["data"]
+        off = self.f["offsets"][:]
+        keys = [k.decode() for k in self.f["keys"][:]]
+        self.index = {k: (int(off[i]), int(off[i + 1])) for i, k in enumerate(keys)}
+
+    def get(self, key):
+        a, b = self.index[key]
+        return BackedAtomicData(self.ds[a:b])
+
+    def epoch(self, keys, rng):
+        order = list(keys)
+        rng.shuffle(order)
+        for i in range(0, len(order), BATCH):
+            yield [(k, self.get(k)) for k in order[i:i + BATCH]]
+
+    def close(self):
+        self.f.close()
+
+    def settings(self):
+        return ("h5py %s (HDF5 %s): one uint8 dataset, chunks of 1 MiB%s, written in 4 MiB "
+                "slices, offsets + keys datasets; close + fsync; get = dataset slice"
+                % (__import__("h5py").version.version, __import__("h5py").version.hdf5_version,
+                   ", gzip 1 + shuffle" if self.gzip else ", no filter"))
+
+
+class _MsgFrame:
+    """What a msgpack user gets back: the map's arrays as numpy views of the message."""
+
+    __slots__ = ("name", "atom_types", "masses", "pos", "forces")
+
+    def __init__(self, m):
+        n = len(m["types"]) // 4
+        self.name = m["name"]
+        self.atom_types = np.frombuffer(m["types"], np.int32)
+        self.masses = np.frombuffer(m["masses"], np.float32)
+        self.pos = np.frombuffer(m["pos"], np.float32).reshape(n, 3)
+        self.forces = np.frombuffer(m["forces"], np.float32).reshape(n, 3)
+
+
+class MsgpackEngine:
+    name = "msgpack"
+
+    def write(self, frames, path):
+        import msgpack
+
+        self.path = path + ".msgpack"
+        offsets = [0]
+        with open(self.path, "wb") as f:
+            for key, types, masses, pos, frc in frames:
+                b = msgpack.packb({"name": key, "types": types.tobytes(),
+                                   "masses": masses.tobytes(), "pos": pos.tobytes(),
+                                   "forces": frc.tobytes()})
+                f.write(b)
+                offsets.append(offsets[-1] + len(b))
+            f.flush()
+            os.fsync(f.fileno())
+        with open(self.path + ".idx", "wb") as f:
+            np.array(offsets, dtype=np.int64).tofile(f)
+            f.flush()
+            os.fsync(f.fileno())
+        self.keys = [fr[0] for fr in frames]  # key -> position: the frame order
+        return [self.path, self.path + ".idx"]
+
+    def open(self):
+        import msgpack
+
+        self.unpackb = msgpack.unpackb
+        off = np.fromfile(self.path + ".idx", dtype=np.int64)
+        self.index = {k: (int(off[i]), int(off[i + 1] - off[i])) for i, k in enumerate(self.keys)}
+        self.fd = os.open(self.path, os.O_RDONLY)
+
+    def get(self, key):
+        o, n = self.index[key]
+        return _MsgFrame(self.unpackb(os.pread(self.fd, n, o)))
+
+    def epoch(self, keys, rng):
+        order = list(keys)
+        rng.shuffle(order)
+        for i in range(0, len(order), BATCH):
+            yield [(k, self.get(k)) for k in order[i:i + BATCH]]
+
+    def close(self):
+        os.close(self.fd)
+
+    def settings(self):
+        import msgpack
+
+        return ("msgpack %s: one file of packb({name, types, masses, pos, forces}) maps "
+                "(arrays as bin), an int64 offsets file; fsync both; get = pread + unpackb + "
+                "np.frombuffer" % ".".join(map(str, msgpack.version)))
+
+
+class LmdbEngine:
+    name = "lmdb"
+
+    def write(self, frames, path):
+        import lmdb
+
+        self.path = path + ".lmdb"
+        total = sum(32 * len(fr[1]) + 256 for fr in frames)
+        env = lmdb.open(self.path, map_size=max(4 * total, 1 << 26))
+        with env.begin(write=True) as txn:
+            for fr in frames:
+                txn.put(fr[0].encode(), encode_frame(fr).raw)
+        env.sync(True)
+        env.close()
+        return [self.path]
+
+    def open(self):
+        import lmdb
+
+        self.env = lmdb.open(self.path, readonly=True, lock=False)
+        self.txn = self.env.begin()
+
+    def get(self, key):
+        return BackedAtomicData(self.txn.get(key.encode()))
+
+    def epoch(self, keys, rng):
+        order = list(keys)
+        rng.shuffle(order)
+        for i in range(0, len(order), BATCH):
+            yield [(k, self.get(k)) for k in order[i:i + BATCH]]
+
+    def close(self):
+        self.txn.abort()
+        self.env.close()
+
+    def settings(self):
+        import lmdb
+
+        return ("py-lmdb %s (LMDB %s): FlatBuffer frames under the keys, one write "
+                "transaction, env.sync; get = txn.get (a copy) + BackedAtomicData"
+                % (lmdb.__version__, ".".join(map(str, lmdb.version()))))
+
+
+ENGINES = {
+    "vlstore": lambda: VlstoreEngine("vlstore", {}, "block"),
+    "vlstore-rnd": lambda: VlstoreEngine("vlstore-rnd", {}, "random"),
+    "vlstore-ra": lambda: VlstoreEngine("vlstore-ra", {"random_access": True}, "block"),
+    "h5py": lambda: H5Engine("h5py", False),
+    "h5py-gzip": lambda: H5Engine("h5py-gzip", True),
+    "msgpack": MsgpackEngine,
+    "lmdb": LmdbEngine,
+}
+
+
+# ---- measuring ----------------------------------------------------------------------------
+def run_engine(eng, frames, record_bytes, dirpath, get_keys, seed, limit):
+    src = {fr[0]: fr for fr in frames}
+    t0 = time.perf_counter()
+    files = eng.write(frames, os.path.join(dirpath, eng.name))
+    t_write = time.perf_counter() - t0
+    size = sum(disk_bytes(p) for p in files)
+
+    eng.open()
+    lat = np.empty(len(get_keys))
+    bad = 0
+    ngets = 0
+    t_end = time.perf_counter() + limit
+    for i, k in enumerate(get_keys):
+        t = time.perf_counter_ns()
+        fr = eng.get(k)
+        fr.pos[0, 0]  # arrays reachable
+        lat[i] = (time.perf_counter_ns() - t) / 1000
+        ngets += 1
+        if not np.array_equal(fr.pos, src[k][3]) or not np.array_equal(fr.forces, src[k][4]):
+            bad += 1
+        if time.perf_counter() > t_end:
+            break
+    lat = lat[:ngets]
+
+    rng = np.random.default_rng(seed)
+    seen = set()
+    n = 0
+    t0 = time.perf_counter()
+    epoch_cut = False
+    it = eng.epoch(src.keys(), rng)
+    for batch in it:
+        for k, fr in batch:
+            fr.pos[0, 0]
+            n += 1
+        seen.update(k for k, _ in batch)
+        if time.perf_counter() - t0 > limit:
+            epoch_cut = True
+            break
+    t_epoch = time.perf_counter() - t0
+    if hasattr(it, "close"):
+        it.close()
+    eng.close()
+    ok = bad == 0 and len(seen) == n and (epoch_cut or n == len(frames))
+    return {
+        "cut": (f"{ngets} of {len(get_keys)} gets, " if ngets < len(get_keys) else "")
+        + (f"{n} of {len(frames)} epoch records" if epoch_cut else ""),
+        "engine": eng.name,
+        "write_MBps": record_bytes / t_write / 1e6,
+        "size_MiB": size / 2**20,
+        "ratio": record_bytes / size,
+        "get_p50_us": float(np.percentile(lat, 50)),
+        "get_p99_us": float(np.percentile(lat, 99)),
+        "epoch_recps": n / t_epoch,
+        "check": "ok" if ok else f"FAILED ({bad} bad gets, {n} epoch records, {len(seen)} keys)",
+        "get_cut": ngets < len(get_keys),
+        "epoch_cut": epoch_cut,
+        "settings": eng.settings(),
+    }
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=256, help="MiB of frame arrays (default 256)")
+    ap.add_argument("--gets", type=int, default=5000, help="random gets (default 5000)")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--dir", default=None, help="where the files go (default: a new temp dir)")
+    ap.add_argument("--out", default=here, help="results.md/.dat/.png go here")
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--limit", type=float, default=30.0,
+                    help="seconds after which the get and epoch phases stop (default 30; "
+                    "such results are marked ~)")
+    ap.add_argument("--no-plot", action="store_true")
+    args = ap.parse_args()
+
+    names = [e for e in args.engines.split(",") if e]
+    for e in names:
+        if e not in ENGINES:
+            sys.exit(f"bench_py: unknown engine {e!r} (known: {', '.join(ENGINES)})")
+    t0 = time.perf_counter()
+    frames = generate(args.size, args.seed)
+    t_gen = time.perf_counter() - t0
+    sizes = [32 * len(fr[1]) for fr in frames]
+    # MB counts the FlatBuffer record bytes (what vlstore, h5py and lmdb store)
+    record_bytes = sum(encode_frame(fr).nbytes for fr in frames)
+    keys = [fr[0] for fr in frames]
+    get_keys = random.Random(args.seed).choices(keys, k=args.gets)
+
+    own_dir = args.dir is None
+    dirpath = tempfile.mkdtemp(prefix="vls_bench_py.") if own_dir else args.dir
+    os.makedirs(dirpath, exist_ok=True)
+    print(f"workload: {len(frames)} frames, {sum(sizes) / 2**20:.1f} MiB of arrays, "
+          f"{record_bytes / 2**20:.1f} MiB as FlatBuffer records (min {min(sizes)} B, "
+          f"mean {sum(sizes) // len(sizes)} B, max {max(sizes)} B), seed {args.seed}, "
+          f"generated in {t_gen:.1f} s; files in {dirpath}", flush=True)
+    rows = []
+    try:
+        for e in names:
+            eng = ENGINES[e]()
+            r = run_engine(eng, frames, record_bytes, dirpath, get_keys, args.seed, args.limit)
+            rows.append(r)
+            print(f"  {e:12s} write {r['write_MBps']:8.1f} MB/s  size {r['size_MiB']:7.1f} MiB"
+                  f"  get p50 {r['get_p50_us']:7.1f} us  epoch {r['epoch_recps']:9.0f} rec/s"
+                  f"  {r['check']}", flush=True)
+            for p in os.listdir(dirpath):
+                q = os.path.join(dirpath, p)
+                shutil.rmtree(q) if os.path.isdir(q) else os.unlink(q)
+    finally:
+        if own_dir:
+            shutil.rmtree(dirpath, ignore_errors=True)
+
+    header = ("| engine | write MB/s | size MiB | ratio | get p50 us | get p99 us | "
+              "epoch rec/s | check |\n|:--|--:|--:|--:|--:|--:|--:|:--|")
+    def g(r):
+        return "~" if r["get_cut"] else ""
+
+    def e(r):
+        return "~" if r["epoch_cut"] else ""
+
+    table = "\n".join(
+        f"| {r['engine']} | {r['write_MBps']:.1f} | {r['size_MiB']:.1f} | {r['ratio']:.3f} | "
+        f"{g(r)}{r['get_p50_us']:.1f} | {g(r)}{r['get_p99_us']:.1f} | "
+        f"{e(r)}{r['epoch_recps']:.0f} | {r['check']} |" for r in rows)
+    cuts = [f"{r['engine']}: {r['cut'].rstrip(', ')}" for r in rows if r["cut"]]
+    print()
+    print(header)
+    print(table)
+
+    os.makedirs(args.out, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    dat = os.path.join(args.out, "results.dat")
+    with open(dat, "w") as f:
+        f.write(f"# bench_py.py, {now}\n# engine write_MBps ratio get_p50_us get_p99_us "
+                "epoch_recps size_MiB\n")
+        for r in rows:
+            f.write(f"{r['engine']} {r['write_MBps']:.2f} {r['ratio']:.4f} {r['get_p50_us']:.2f} "
+                    f"{r['get_p99_us']:.2f} {r['epoch_recps']:.1f} {r['size_MiB']:.2f}\n")
+    png = os.path.join(args.out, "results.png")
+    plotted = False
+    if not args.no_plot and shutil.which("gnuplot"):
+        plot = os.path.join(here, "plot.gnuplot")
+        r = subprocess.run(["gnuplot", "-e", f"datafile='{dat}'; outfile='{png}'", plot],
+                           capture_output=True, text=True)
+        plotted = r.returncode == 0
+        if not plotted:
+            print(f"gnuplot failed: {r.stderr}", file=sys.stderr)
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    cmd = "bench/python/bench_py.py " + " ".join(sys.argv[1:])
+    try:
+        load = " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        load = "unknown"
+    md = [
+        "# vlstore from Python: against h5py, msgpack and lmdb",
+        "",
+        f"Generated by `{cmd.strip()}` on {now}. How each engine is used and what each "
+        "column measures: the docstring of [bench_py.py](bench_py.py).",
+        "",
+        "## Run",
+        "",
+        f"- Workload: {len(frames)} MD frames, {sum(sizes) / 2**20:.1f} MiB of arrays "
+        f"(types, masses, positions, forces; atoms per frame log-uniform 8..4096), "
+        f"{record_bytes / 2**20:.1f} MiB as FlatBuffer records; seed {args.seed}",
+        f"- Random gets: {args.gets} keys (the same for every engine); epoch: every frame "
+        f"once, shuffled, batches of {BATCH}; every read decodes to numpy arrays and is "
+        "checked",
+        f"- Reads are warm (files just written, in the page cache); one Python thread; a "
+        f"get or epoch phase stops after {args.limit:g} s (then marked ~)",
+        f"- Load average when the run ended: {load}",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, numpy "
+        f"{np.__version__}, vlstore {vlstore.__version__}",
+        "",
+        "## Results",
+        "",
+        "MB = 10^6 bytes of FlatBuffer frame records; ratio = record bytes / bytes allocated on "
+        "disk; us = microseconds per get, decode included.",
+        "",
+        header,
+        table,
+        "",
+    ]
+    if cuts:
+        md += ["Phases cut short (~): " + "; ".join(cuts) + ".", ""]
+    if plotted:
+        md += ["![results](results.png)", ""]
+    md += ["## Engine settings", ""] + [f"- **{r['engine']}**: {r['settings']}" for r in rows]
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print(f"\nwrote {os.path.join(args.out, 'results.md')}, {dat}"
+          + (f", {png}" if plotted else ""))
+    if any(r["check"] != "ok" for r in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
