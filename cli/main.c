@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"import-xyz", cmd_import_xyz, "every frame of XYZ trajectories becomes a frame record"},
     {"show", cmd_show, "print a frame record (--json: all of it)"},
     {"epoch", cmd_epoch, "one shuffled epoch through the batch loader: speed, or the keys"},
+    {"bench", cmd_bench, "the benchmark against LMDB, SQLite, HDF5 (built by make bench)"},
     {"demo", cmd_demo, "the seed example: 300 MD frames through a depot, checked, timed"},
 };
 

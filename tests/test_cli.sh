@@ -451,5 +451,16 @@ expect_exit 0 "$VLSTORE" ls "$K"
 out_is_empty
 expect_exit 0 "$VLSTORE" verify "$K"
 
+# ---- bench: runs build/bench/vls_bench when `make bench` built it, else says how -----------
+echo "== bench"
+expect_exit 0 "$VLSTORE" bench --help
+if [ -x "$(dirname "$VLSTORE")/bench/vls_bench" ]; then
+    expect_exit 0 "$VLSTORE" bench --help-bench
+    check "bench --help-bench shows vls_bench's options" grep -q -- "--size-mib" "$TMP/out"
+else
+    expect_exit 1 "$VLSTORE" bench --quick
+    err_has "make bench"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
