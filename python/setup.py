@@ -93,6 +93,8 @@ print(f"vlstore: C library from {where}; loader {'included' if have_loader else 
 core = Extension(
     "vlstore._core",
     sources=[os.path.join("src", "_core.c")] + sources,
+    # relink when the library or a public header changes (setuptools ignores extra_objects)
+    depends=objects + sorted(glob(os.path.join(INCLUDE, "*.h"))),
     include_dirs=[INCLUDE],
     define_macros=macros,
     extra_objects=objects,
