@@ -281,30 +281,49 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
         if (created)
             truncate = 0;
     }
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0) {
-        *err_errno = errno;
-        return vls_errno_code(errno);
-    }
-    vls_io *io = calloc(1, sizeof *io);
-    if (!io) {
-        close(fd);
-        return VLS_E_NOMEM;
-    }
-    io->fd = fd;
-    io->use_mmap = use_mmap;
-    if (fstat(fd, &st) != 0) {
-        *err_errno = errno;
-        io_close(io);
-        return VLS_E_IO;
-    }
-    io->size = (uint64_t)st.st_size;
-    if (truncate) {
-        /* The caller asked for an empty store over an existing file: lock it first so we never
-         * wipe a file another writer is using, then write the new header and cut the rest. */
+    vls_io *io;
+    for (int tries = 0;; tries++) {
+        int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0) {
+            *err_errno = errno;
+            return vls_errno_code(errno);
+        }
+        io = calloc(1, sizeof *io);
+        if (!io) {
+            close(fd);
+            return VLS_E_NOMEM;
+        }
+        io->fd = fd;
+        io->use_mmap = use_mmap;
+        if (fstat(fd, &st) != 0) {
+            *err_errno = errno;
+            io_close(io);
+            return VLS_E_IO;
+        }
+        io->size = (uint64_t)st.st_size;
+        if (!writable)
+            break;
+        /* A writer locks the file, then checks that it is still the one named path: an
+         * in-place compaction renames a new file over it, and a writer that waited for the
+         * compaction's lock would otherwise append to the replaced file, which has no name any
+         * more (test_locking: test_regress_lock_replaced_file). Then it opens the new one. */
+        struct stat now;
         int rc = io_lock_writer(io, err_errno);
-        if (rc == VLS_OK)
-            rc = write_all(fd, init, init_len, 0, err_errno);
+        if (rc == VLS_OK && stat(path, &now) == 0 && now.st_dev == st.st_dev &&
+            now.st_ino == st.st_ino)
+            break;
+        io_close(io);
+        if (rc != VLS_OK)
+            return rc;
+        if (tries == 100) { /* replaced again and again: somebody else is at work */
+            *err_errno = EWOULDBLOCK;
+            return VLS_E_LOCKED;
+        }
+    }
+    if (truncate) {
+        /* The caller asked for an empty store over an existing file: it is locked (above), so
+         * we never wipe a file another writer is using; write the new header, cut the rest. */
+        int rc = write_all(io->fd, init, init_len, 0, err_errno);
         if (rc == VLS_OK)
             rc = io_truncate(io, init_len, err_errno);
         if (rc == VLS_OK)
@@ -350,6 +369,16 @@ int io_lock_writer(vls_io *io, int *err_errno)
         *err_errno = errno;
         return errno == EWOULDBLOCK ? VLS_E_LOCKED : VLS_E_IO;
     }
+    /* The size read at open may predate the lock: the writer that held it may have committed
+     * since. Appending at a stale end would write over that commit
+     * (test_locking: test_regress_lock_stale_size). */
+    struct stat st;
+    if (fstat(io->fd, &st) != 0) {
+        *err_errno = errno;
+        return VLS_E_IO;
+    }
+    io->size = (uint64_t)st.st_size;
+    map_more(io, io->size);
     return VLS_OK;
 }
 

@@ -13,7 +13,10 @@ typedef struct vls_io vls_io;
 
 /* Opens `path` (read-only unless writable). With create, a new file is made first under a
  * temporary name, given `init` bytes (the file header), synced and renamed into place, so a
- * crash never leaves a half-made store behind. Errors are VLS_E_* codes with *err_errno set. */
+ * crash never leaves a half-made store behind. A writable open also takes the writer lock
+ * (VLS_E_LOCKED if another writer has it) on the file that path names once the lock is held
+ * (it reopens if the file was replaced meanwhile), and reads the size under the lock.
+ * Errors are VLS_E_* codes with *err_errno set. */
 int io_open_file(const char *path, int writable, int create, int excl, int truncate,
                  const void *init, size_t init_len, int use_mmap, vls_io **out, int *err_errno);
 int io_open_memory(vls_io **out);

@@ -125,7 +125,7 @@ static uint64_t check_store(const char *path, uint64_t acked, int full_verify)
         uint64_t cap = (vls_count(s) + acked + 1) * 2;
         known_hash = realloc(known_hash, cap * sizeof *known_hash);
         known = realloc(known, cap);
-        memset(known + known_cap, 0, cap - known_cap);
+        memset(known + known_cap, 0, (size_t)(cap - known_cap));
         known_cap = cap;
     }
     unsigned char *want = malloc(max_len);
@@ -245,7 +245,8 @@ int main(void)
             o.block_size = o.chunk_size >= (1u << 19) ? 131072 : o.chunk_size / 4;
             gen_seed = test_rand(&rng);
             next = acked = 0;
-            memset(known, 0, known_cap);
+            if (known)
+                memset(known, 0, known_cap);
             generations++;
         }
         int fds[2];

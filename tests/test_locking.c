@@ -281,6 +281,58 @@ static long create_race(int rounds, int writers)
     return lost;
 }
 
+/* ---- 5. writers taking turns ---------------------------------------------------------------
+ * Several processes each open the store for writing (retrying while it is locked), add a
+ * record, commit and close, many times; one of them also compacts the file in place now and
+ * then. Every committed record must stay. Before the fixes, a writer that opened the file
+ * while another held the lock (1) kept the file size it had seen before it got the lock, and
+ * wrote its commit over the other writer's last one (test_regress_lock_stale_size), and (2)
+ * after waiting out an in-place compaction, locked and appended to the old file, which the
+ * compaction had just replaced: its commits went to a file with no name
+ * (test_regress_lock_replaced_file). */
+static long writers_take_turns(int writers, int turns)
+{
+    const char *path = test_path("lock-turns");
+    vls_store *s;
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE, NULL, &s));
+    CHECK_OK(s, vls_close(s));
+    pid_t pids[16];
+    fflush(stdout);
+    for (int c = 0; c < writers; c++) {
+        pids[c] = fork();
+        if (pids[c] == 0) {
+            for (int t = 0; t < turns; t++) {
+                int rc;
+                if (c == 0 && t % 4 == 3) /* compaction renames a new file over the old */
+                    while ((rc = vls_compact_file(path, NULL)) == VLS_E_LOCKED)
+                        usleep(50);
+                while ((rc = vls_open(path, VLS_RDWR, NULL, &s)) == VLS_E_LOCKED)
+                    usleep(50);
+                if (rc != VLS_OK || put_id(s, (uint64_t)(c * turns + t)) != VLS_OK ||
+                    vls_close(s) != VLS_OK)
+                    _exit(2);
+            }
+            _exit(0);
+        }
+    }
+    int all_ok = 1;
+    for (int c = 0; c < writers; c++) {
+        int st;
+        waitpid(pids[c], &st, 0);
+        all_ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    CHECK(all_ok);
+    long lost = 0;
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+    for (int i = 0; i < writers * turns; i++)
+        lost += !check_id(s, (uint64_t)i);
+    CHECK(vls_count(s) == (uint64_t)(writers * turns));
+    CHECK(vls_verify(s, NULL, NULL, NULL) == VLS_OK);
+    vls_close(s);
+    unlink(path);
+    return lost;
+}
+
 int main(void)
 {
     int long_run = getenv("VLS_TEST_LONG") != NULL;
@@ -295,5 +347,10 @@ int main(void)
     printf("create race: %d rounds of 6 writers creating one file, %ld committed records lost\n",
            rounds, lost);
     CHECK(lost == 0); /* test_regress_create_race */
+    int turns = long_run ? 300 : 40;
+    lost = writers_take_turns(4, turns);
+    printf("writers taking turns: 4 processes x %d open-put-commit-close (one also compacting "
+           "every 4th turn), %ld committed records lost\n", turns, lost);
+    CHECK(lost == 0); /* test_regress_lock_stale_size, test_regress_lock_replaced_file */
     return test_done("test_locking");
 }
