@@ -344,11 +344,17 @@ ENGINES = {
 
 
 # ---- measuring ----------------------------------------------------------------------------
-def run_engine(eng, frames, record_bytes, dirpath, get_keys, seed, limit):
+def run_engine(eng, frames, record_bytes, dirpath, get_keys, seed, limit, repeat):
     src = {fr[0]: fr for fr in frames}
-    t0 = time.perf_counter()
-    files = eng.write(frames, os.path.join(dirpath, eng.name))
-    t_write = time.perf_counter() - t0
+    t_writes = []
+    for _ in range(repeat):  # each write starts from scratch (the files are replaced)
+        for p in os.listdir(dirpath):
+            q = os.path.join(dirpath, p)
+            shutil.rmtree(q) if os.path.isdir(q) else os.unlink(q)
+        t0 = time.perf_counter()
+        files = eng.write(frames, os.path.join(dirpath, eng.name))
+        t_writes.append(time.perf_counter() - t0)
+    t_write = float(np.median(t_writes))
     size = sum(disk_bytes(p) for p in files)
 
     eng.open()
@@ -369,22 +375,26 @@ def run_engine(eng, frames, record_bytes, dirpath, get_keys, seed, limit):
     lat = lat[:ngets]
 
     rng = np.random.default_rng(seed)
-    seen = set()
-    n = 0
-    t0 = time.perf_counter()
+    rates = []
     epoch_cut = False
-    it = eng.epoch(src.keys(), rng)
-    for batch in it:
-        for k, fr in batch:
-            fr.pos[0, 0]
-            n += 1
-        seen.update(k for k, _ in batch)
-        if time.perf_counter() - t0 > limit:
-            epoch_cut = True
+    for _ in range(repeat):  # median of `repeat` epochs (one when the first is cut short)
+        seen = set()
+        n = 0
+        t0 = time.perf_counter()
+        it = eng.epoch(src.keys(), rng)
+        for batch in it:
+            for k, fr in batch:
+                fr.pos[0, 0]
+                n += 1
+            seen.update(k for k, _ in batch)
+            if time.perf_counter() - t0 > limit:
+                epoch_cut = True
+                break
+        rates.append(n / (time.perf_counter() - t0))
+        if hasattr(it, "close"):
+            it.close()
+        if epoch_cut or len(seen) != n or n != len(frames):
             break
-    t_epoch = time.perf_counter() - t0
-    if hasattr(it, "close"):
-        it.close()
     eng.close()
     ok = bad == 0 and len(seen) == n and (epoch_cut or n == len(frames))
     return {
@@ -396,7 +406,7 @@ def run_engine(eng, frames, record_bytes, dirpath, get_keys, seed, limit):
         "ratio": record_bytes / size,
         "get_p50_us": float(np.percentile(lat, 50)),
         "get_p99_us": float(np.percentile(lat, 99)),
-        "epoch_recps": n / t_epoch,
+        "epoch_recps": float(np.median(rates)),
         "check": "ok" if ok else f"FAILED ({bad} bad gets, {n} epoch records, {len(seen)} keys)",
         "get_cut": ngets < len(get_keys),
         "epoch_cut": epoch_cut,
@@ -416,6 +426,8 @@ def main():
     ap.add_argument("--limit", type=float, default=30.0,
                     help="seconds after which the get and epoch phases stop (default 30; "
                     "such results are marked ~)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="writes and epochs per engine; the median is reported (default 3)")
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args()
 
@@ -443,7 +455,8 @@ def main():
     try:
         for e in names:
             eng = ENGINES[e]()
-            r = run_engine(eng, frames, record_bytes, dirpath, get_keys, args.seed, args.limit)
+            r = run_engine(eng, frames, record_bytes, dirpath, get_keys, args.seed, args.limit,
+                           max(1, args.repeat))
             rows.append(r)
             print(f"  {e:12s} write {r['write_MBps']:8.1f} MB/s  size {r['size_MiB']:7.1f} MiB"
                   f"  get p50 {r['get_p50_us']:7.1f} us  epoch {r['epoch_recps']:9.0f} rec/s"
@@ -512,9 +525,9 @@ def main():
         f"- Workload: {len(frames)} MD frames, {sum(sizes) / 2**20:.1f} MiB of arrays "
         f"(types, masses, positions, forces; atoms per frame log-uniform 8..4096), "
         f"{record_bytes / 2**20:.1f} MiB as FlatBuffer records; seed {args.seed}",
-        f"- Random gets: {args.gets} keys (the same for every engine); epoch: every frame "
-        f"once, shuffled, batches of {BATCH}; every read decodes to numpy arrays and is "
-        "checked",
+        f"- Write and epoch: median of {args.repeat} runs; random gets: {args.gets} keys "
+        f"(the same for every engine); epoch: every frame once, shuffled, batches of "
+        f"{BATCH}; every read decodes to numpy arrays and is checked",
         f"- Reads are warm (files just written, in the page cache); one Python thread; a "
         f"get or epoch phase stops after {args.limit:g} s (then marked ~)",
         f"- Load average when the run ended: {load}",
