@@ -208,7 +208,7 @@ int main(void)
     if (getenv("VLS_KILL_ROUNDS"))
         rounds = atol(getenv("VLS_KILL_ROUNDS"));
     max_len = long_run ? (6u << 20) : (3u << 20);
-    uint64_t cap_bytes = long_run ? (256u << 20) : (32u << 20); /* then a new generation */
+    uint64_t cap_bytes = long_run ? (64u << 20) : (32u << 20); /* then a new generation */
     uint64_t rng = 12345;
     if (getenv("VLS_TEST_SEED"))
         rng = strtoull(getenv("VLS_TEST_SEED"), NULL, 0);

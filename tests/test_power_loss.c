@@ -480,8 +480,8 @@ int main(void)
     path = test_path("powerloss");
     scratch = test_path("powerloss-state");
     int long_run = getenv("VLS_TEST_LONG") != NULL;
-    int seeds = long_run ? 24 : 3, commits = long_run ? 120 : 16;
-    states_per_sync = long_run ? 16 : 3;
+    int seeds = long_run ? 8 : 3, commits = long_run ? 80 : 16;
+    states_per_sync = long_run ? 12 : 3;
     if (getenv("VLS_POWER_SEEDS"))
         seeds = atoi(getenv("VLS_POWER_SEEDS"));
     static const int codecs[] = {VLS_CODEC_LZ4, VLS_CODEC_ZSTD, VLS_CODEC_NONE};
