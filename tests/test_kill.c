@@ -13,7 +13,7 @@
  *   - vls_verify finds nothing but, at most, the torn tail of the killed commit.
  * The next round continues from m. A shared page tells where the child was when it died
  * (opening, compacting, putting, committing, acknowledging), for the figures.
- * Short by default (30 kills); VLS_TEST_LONG=1 runs 3000 (VLS_KILL_ROUNDS=N overrides). */
+ * Short by default (30 kills); VLS_TEST_LONG=1 runs 5000 (VLS_KILL_ROUNDS=N overrides). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -204,10 +204,10 @@ static void remove_temps(const char *path)
 int main(void)
 {
     int long_run = getenv("VLS_TEST_LONG") != NULL;
-    long rounds = long_run ? 3000 : 30;
+    long rounds = long_run ? 5000 : 30;
     if (getenv("VLS_KILL_ROUNDS"))
         rounds = atol(getenv("VLS_KILL_ROUNDS"));
-    max_len = long_run ? (6u << 20) : (3u << 20);
+    max_len = long_run ? (4u << 20) : (3u << 20);
     uint64_t cap_bytes = long_run ? (64u << 20) : (32u << 20); /* then a new generation */
     uint64_t rng = 12345;
     if (getenv("VLS_TEST_SEED"))
