@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pythread.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -222,9 +223,41 @@ typedef struct {
     int writable;
     unsigned flags;
     PyObject *path; /* str, or None for a memory store */
+    /* Serializes changes (put, delete, commit, refresh) with the calls that hold views into
+     * the index across several C calls (iter_keys, a loader's open). vls_iter_next's key
+     * view is "valid until the next change", and a change runs with the GIL released, so
+     * without this another thread's put could free a key between two C calls. */
+    PyThread_type_lock wlock;
+    unsigned long wowner; /* thread holding wlock, 0 when free */
 } StoreObject;
 
 static PyTypeObject StoreType;
+
+/* Takes self->wlock, waiting with the GIL released (the holder may need the GIL to finish).
+ * The lock is not reentrant: a second take by the holding thread (a finalizer writing to a
+ * store this thread is iterating) raises instead of deadlocking. */
+static int store_lock(StoreObject *self)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (self->wowner == me) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the store is being iterated or changed by this thread already");
+        return -1;
+    }
+    if (!PyThread_acquire_lock(self->wlock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->wlock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    self->wowner = me;
+    return 0;
+}
+
+static void store_unlock(StoreObject *self)
+{
+    self->wowner = 0;
+    PyThread_release_lock(self->wlock);
+}
 
 static int store_check(StoreObject *self)
 {
@@ -302,8 +335,13 @@ static int Store_init(StoreObject *self, PyObject *args, PyObject *kw)
                                      &block_size, &placement, &threads, &cache_bytes,
                                      &random_access))
         return -1;
-    if (self->s) {
+    if (self->s || self->wlock) {
         PyErr_SetString(PyExc_ValueError, "Store.__init__ called twice");
+        return -1;
+    }
+    self->wlock = PyThread_allocate_lock();
+    if (!self->wlock) {
+        PyErr_NoMemory();
         return -1;
     }
     vls_options o;
@@ -390,6 +428,8 @@ static void Store_dealloc(StoreObject *self)
         Py_END_ALLOW_THREADS
     }
     Py_XDECREF(self->path);
+    if (self->wlock)
+        PyThread_free_lock(self->wlock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -430,8 +470,15 @@ static PyObject *Store_commit(StoreObject *self, PyObject *unused)
         return NULL;
     if (!self->writable)
         Py_RETURN_NONE;
+    if (store_lock(self) < 0)
+        return NULL;
+    if (store_check(self) < 0) { /* closed while we waited */
+        store_unlock(self);
+        return NULL;
+    }
     int rc;
     STORE_NOGIL(self, rc = vls_commit(self->s));
+    store_unlock(self);
     if (rc != VLS_OK)
         return store_err(self, rc);
     Py_RETURN_NONE;
@@ -439,10 +486,15 @@ static PyObject *Store_commit(StoreObject *self, PyObject *unused)
 
 static PyObject *Store_refresh(StoreObject *self, PyObject *unused)
 {
-    if (store_check_change(self) < 0)
+    if (store_check(self) < 0 || store_lock(self) < 0)
         return NULL;
+    if (store_check_change(self) < 0) {
+        store_unlock(self);
+        return NULL;
+    }
     int rc;
     STORE_NOGIL(self, rc = vls_refresh(self->s));
+    store_unlock(self);
     if (rc != VLS_OK)
         return store_err(self, rc);
     Py_RETURN_NONE;
@@ -457,12 +509,18 @@ static PyObject *Store_put(StoreObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "Oy*|I", kwlist, &key, &val, &flags))
         return NULL;
     keybuf kb;
-    if (store_check_change(self) < 0 || key_from(key, &kb) < 0) {
+    if (store_check(self) < 0 || key_from(key, &kb) < 0 || store_lock(self) < 0) {
+        PyBuffer_Release(&val);
+        return NULL;
+    }
+    if (store_check_change(self) < 0) {
+        store_unlock(self);
         PyBuffer_Release(&val);
         return NULL;
     }
     int rc;
     STORE_NOGIL(self, rc = vls_put(self->s, kb.data, kb.len, val.buf, (size_t)val.len, flags));
+    store_unlock(self);
     PyBuffer_Release(&val);
     if (rc != VLS_OK)
         return store_err(self, rc);
@@ -472,10 +530,15 @@ static PyObject *Store_put(StoreObject *self, PyObject *args, PyObject *kw)
 static PyObject *Store_delete(StoreObject *self, PyObject *key)
 {
     keybuf kb;
-    if (store_check_change(self) < 0 || key_from(key, &kb) < 0)
+    if (store_check(self) < 0 || key_from(key, &kb) < 0 || store_lock(self) < 0)
         return NULL;
+    if (store_check_change(self) < 0) {
+        store_unlock(self);
+        return NULL;
+    }
     int rc;
     STORE_NOGIL(self, rc = vls_delete(self->s, kb.data, kb.len));
+    store_unlock(self);
     if (rc != VLS_OK)
         return store_err_key(self, rc, key);
     Py_RETURN_NONE;
@@ -571,6 +634,15 @@ static PyObject *Store_iter_keys(StoreObject *self, PyObject *args)
     PyObject *list = PyList_New(0);
     if (!list)
         return NULL;
+    if (store_lock(self) < 0) { /* no change may free a key view while we copy it */
+        Py_DECREF(list);
+        return NULL;
+    }
+    if (store_check(self) < 0) { /* closed while we waited */
+        store_unlock(self);
+        Py_DECREF(list);
+        return NULL;
+    }
     uint64_t p = pos;
     for (Py_ssize_t i = 0; i < max; i++) {
         const void *k;
@@ -578,6 +650,7 @@ static PyObject *Store_iter_keys(StoreObject *self, PyObject *args)
         uint64_t len;
         int rc = vls_iter_next(self->s, &p, &k, &klen, &len);
         if (rc < 0) {
+            store_unlock(self);
             Py_DECREF(list);
             return store_err(self, rc);
         }
@@ -585,12 +658,14 @@ static PyObject *Store_iter_keys(StoreObject *self, PyObject *args)
             break;
         PyObject *kb = PyBytes_FromStringAndSize(k, (Py_ssize_t)klen);
         if (!kb || PyList_Append(list, kb) < 0) {
+            store_unlock(self);
             Py_XDECREF(kb);
             Py_DECREF(list);
             return NULL;
         }
         Py_DECREF(kb);
     }
+    store_unlock(self);
     return Py_BuildValue("(KN)", (unsigned long long)p, list);
 }
 
@@ -1212,34 +1287,77 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
             PyErr_NoMemory();
             return -1;
         }
+        /* Lock the distinct stores in address order (no lock-order deadlock), then count
+         * the loader on them before the open, so no change runs during or after it. */
+        StoreObject **lk = PyMem_Calloc((size_t)n, sizeof *lk);
+        if (!lk) {
+            PyMem_Free(st);
+            Py_DECREF(seq);
+            PyErr_NoMemory();
+            return -1;
+        }
+        size_t nl = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             StoreObject *so = (StoreObject *)items[i];
-            if (store_check(so) < 0) {
-                PyMem_Free(st);
-                Py_DECREF(seq);
-                return -1;
+            size_t j = 0;
+            while (j < nl && lk[j] != so)
+                j++;
+            if (j == nl)
+                lk[nl++] = so;
+        }
+        for (size_t a = 1; a < nl; a++) /* insertion sort by address: n is small */
+            for (size_t b = a; b > 0 && (uintptr_t)lk[b] < (uintptr_t)lk[b - 1]; b--) {
+                StoreObject *t = lk[b];
+                lk[b] = lk[b - 1];
+                lk[b - 1] = t;
             }
-            st[i] = so->s;
+        size_t locked = 0;
+        int ok = 1;
+        for (; locked < nl; locked++)
+            if (store_lock(lk[locked]) < 0) {
+                ok = 0;
+                break;
+            }
+        for (size_t j = 0; ok && j < nl; j++)
+            if (store_check(lk[j]) < 0) /* closed while we waited */
+                ok = 0;
+        if (!ok) {
+            while (locked > 0)
+                store_unlock(lk[--locked]);
+            PyMem_Free(lk);
+            PyMem_Free(st);
+            Py_DECREF(seq);
+            return -1;
         }
         for (Py_ssize_t i = 0; i < n; i++)
+            st[i] = ((StoreObject *)items[i])->s;
+        for (Py_ssize_t i = 0; i < n; i++) {
             ((StoreObject *)items[i])->busy++;
+            ((StoreObject *)items[i])->nloaders++;
+        }
         Py_BEGIN_ALLOW_THREADS
         rc = vls_loader_open_stores(st, (size_t)n, &o, &ld);
         if (rc != VLS_OK)
             snprintf(msg, sizeof msg, "%s", vls_loader_open_errmsg());
         Py_END_ALLOW_THREADS
-        for (Py_ssize_t i = 0; i < n; i++)
+        for (Py_ssize_t i = 0; i < n; i++) {
             ((StoreObject *)items[i])->busy--;
+            if (rc != VLS_OK)
+                ((StoreObject *)items[i])->nloaders--;
+        }
+        while (locked > 0)
+            store_unlock(lk[--locked]);
+        PyMem_Free(lk);
         PyMem_Free(st);
         if (rc == VLS_OK) {
             self->stores = PySequence_Tuple(seq);
             if (!self->stores) {
                 vls_loader_close(ld);
+                for (Py_ssize_t i = 0; i < n; i++)
+                    ((StoreObject *)items[i])->nloaders--;
                 Py_DECREF(seq);
                 return -1;
             }
-            for (Py_ssize_t i = 0; i < n; i++)
-                ((StoreObject *)items[i])->nloaders++;
         }
     } else {
         PyObject **enc = PyMem_Calloc((size_t)n, sizeof *enc);

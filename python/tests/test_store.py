@@ -400,6 +400,41 @@ def test_threads_read_one_store_at_once(rng):
     assert not failures
 
 
+def test_iterate_while_another_thread_writes():
+    """Iteration copies keys out of the index while a writer thread (GIL released inside
+    put) keeps changing it: the two are serialized, so keys are never read after a change
+    freed them (this would show up under the ASan build of test_python)."""
+    s = SChunkStore(chunksize=4096)
+    for i in range(2000):
+        s[f"base{i}"] = b"x" * 50
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            s[f"new{i}"] = b"y" * 100
+            if i % 3 == 0:
+                del s[f"new{i}"]
+            if i % 97 == 0:
+                s.commit()
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(20):
+            keys = list(s)
+            if len(set(keys)) != len(keys) or not all(
+                    k.startswith(("base", "new")) for k in keys):
+                errors.append(keys[:5])
+            assert sum(k.startswith("base") for k in keys) == 2000
+    finally:
+        stop.set()
+        t.join()
+    assert not errors
+
+
 def test_gil_is_released_during_reads(rng):
     """While one thread is inside a long fused_get, another Python thread keeps running."""
     s = SChunkStore(chunksize=1 << 22, codec="zstd", level=3, cache_size=0)
