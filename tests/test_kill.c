@@ -220,10 +220,11 @@ int main(void)
         int codec, placement;
         uint32_t chunk;
     } configs[] = {{VLS_CODEC_LZ4, VLS_PLACE_NOCROSS, 1u << 20},
-                   {VLS_CODEC_ZSTD, VLS_PLACE_CONTIGUOUS, 65536},
+                   {VLS_CODEC_ZSTD, VLS_PLACE_CONTIGUOUS, 1u << 20},
                    {VLS_CODEC_NONE, VLS_PLACE_NOCROSS, 4u << 20},
                    {VLS_CODEC_LZ4, VLS_PLACE_START, 262144}};
     long kills = 0, by_phase[PH_N] = {0}, generations = 0, exited_early = 0, compactions = 0;
+    long max_us = 40000, rounds_with_progress = 0;
     uint64_t next = 0, acked_total = 0, records_total = 0, bytes_total = 0, acked = 0;
     vls_options o;
     for (long round = 0; round < rounds; round++) {
@@ -263,10 +264,12 @@ int main(void)
             _exit(0);
         }
         close(fds[1]);
-        /* a quarter of the kills come early (open, compaction, first records) */
+        /* a quarter of the kills come early (open, compaction, first records); the others
+         * within max_us, which doubles after a round without progress (a slow machine, or a
+         * record of several MiB that takes longer to write than the delay) */
         uint64_t r = test_rand(&rng);
-        long us = r % 4 == 0 ? (long)(r >> 8) % 3000 : (long)(r >> 8) % 40000;
-        struct timespec ts = {0, us * 1000};
+        long us = r % 4 == 0 ? (long)(r >> 8) % 3000 : (long)(r >> 8) % max_us;
+        struct timespec ts = {us / 1000000, us % 1000000 * 1000};
         nanosleep(&ts, NULL);
         int ph = *phase;
         kill(pid, SIGKILL);
@@ -286,6 +289,12 @@ int main(void)
         close(fds[0]);
         uint64_t m = check_store(path, acked, round % 5 == 4 || round == rounds - 1);
         records_total += m - next;
+        if (m > next) {
+            max_us = 40000;
+            rounds_with_progress++;
+        } else if (max_us < 4000000) {
+            max_us *= 2;
+        }
         acked_total += acked > next ? acked - next : 0;
         for (uint64_t id = next; id < m; id++)
             bytes_total += len_of(id);
@@ -307,9 +316,10 @@ int main(void)
            kills, exited_early, generations);
     for (int p = 0; p < PH_N; p++)
         printf(" %s %ld%s", phase_name[p], by_phase[p], p + 1 < PH_N ? "," : "\n");
-    printf("%llu records (%.1f MiB) committed, %llu acknowledged; %ld committed records found "
-           "beyond the last acknowledgement; %ld compactions in place\n",
-           (unsigned long long)records_total, (double)bytes_total / 1048576.0,
+    printf("%llu records (%.1f MiB) committed in %ld rounds that made progress, %llu "
+           "acknowledged; %ld committed records found beyond the last acknowledgement; %ld "
+           "compactions in place\n", (unsigned long long)records_total,
+           (double)bytes_total / 1048576.0, rounds_with_progress,
            (unsigned long long)acked_total, unacked_present, compactions);
     printf("records lost: %ld, wrong or partial: %ld, unexpected keys: %ld; verify: %ld torn "
            "tails, %ld other problems\n", lost, wrong, extra, torn_tails, other_problems);
