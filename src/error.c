@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -45,10 +46,15 @@ const char *vls_errmsg(const struct vls_store *store)
 
 int vls_seterr(const struct vls_store *store, int code, const char *fmt, ...)
 {
+    /* Format apart, then copy: callers pass the current message as an argument to wrap it
+     * ("compact: %s", vls_errmsg(...)), and vsnprintf into the buffer it reads from is
+     * undefined (it came out empty or garbled: test_faults' test_regress_errmsg_wraps_itself). */
+    char msg[sizeof tls_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tls_msg, sizeof tls_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(tls_msg, msg, sizeof msg);
     tls_store = store;
     return code;
 }
