@@ -43,7 +43,7 @@ if grep -E "warning:" "$tmp/build.log" | grep -v "byte-compiling is disabled" >&
   exit 1
 fi
 
-pytest_args=(-q -p no:cacheprovider)
+pytest_args=(-q -rs -p no:cacheprovider)  # -rs: say why a test was skipped
 sanitize=$(sed -n 's/^VLS_SANITIZE:STRING=//p' "$bld/CMakeCache.txt" 2>/dev/null || true)
 if [ -n "$sanitize" ]; then
   preload=()
