@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan bench install clean
+.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench install clean
 
 all: build
 
@@ -41,6 +41,43 @@ test-tsan: deps-build
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && ctest --output-on-failure --no-tests=error -j $(JOBS) -L concurrency
 
+# The whole suite under valgrind memcheck (slow: run on demand; see scripts/valgrind.sh).
+test-valgrind: deps-build
+	@scripts/deps.sh test coverage
+	scripts/valgrind.sh build-valgrind
+
+# Line and branch coverage of the library (src/) by the whole suite, with gcov and lcov: a
+# table per file on stdout, the HTML report in build-cov/coverage/index.html. test_python is
+# left out: its extension module is built outside CMake, without the gcov runtime.
+COVBUILD ?= build-cov
+coverage: deps-build
+	@scripts/deps.sh test coverage
+	cmake -S . -B $(COVBUILD) -DVLS_COVERAGE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(COVBUILD) -j $(JOBS)
+	lcov --quiet --zerocounters --directory $(COVBUILD)
+	cd $(COVBUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS) -E '^test_python$$'
+	lcov --quiet --rc lcov_branch_coverage=1 --capture --directory $(COVBUILD) \
+	    --output-file $(COVBUILD)/all.info
+	lcov --quiet --rc lcov_branch_coverage=1 --extract $(COVBUILD)/all.info '$(CURDIR)/src/*' \
+	    --output-file $(COVBUILD)/coverage.info
+	lcov --rc lcov_branch_coverage=1 --list $(COVBUILD)/coverage.info
+	genhtml --quiet --branch-coverage --output-directory $(COVBUILD)/coverage $(COVBUILD)/coverage.info
+	@echo "HTML report: $(COVBUILD)/coverage/index.html"
+
+# libFuzzer (clang): builds fuzz/fuzz_{frame,xyz,open} and runs each for FUZZ_SECONDS on one
+# core, starting from the committed corpus; new inputs go to build-fuzz/corpus/<target>/,
+# crashes to build-fuzz/crash-*. Minimise before committing inputs (see fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps-build
+	@scripts/deps.sh fuzz
+	CC=clang cmake -S . -B build-fuzz -DVLS_BUILD_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_xyz fuzz_open
+	for t in frame xyz open; do \
+	  mkdir -p build-fuzz/corpus/$$t && \
+	  VLS_TEST_TMP=$(CURDIR)/build-fuzz build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=10 -artifact_prefix=build-fuzz/ build-fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
 bench: deps-build
 	@scripts/deps.sh bench
 	cmake -S . -B $(BUILD) -DVLS_BUILD_BENCH=ON $(CMAKE_FLAGS)
@@ -51,4 +88,4 @@ install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-valgrind build-cov build-fuzz

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, once.
-#   scripts/deps.sh build|test|bench|python|mpi|torch ...
+#   scripts/deps.sh build|test|bench|python|mpi|torch|coverage|fuzz ...
 # As root it runs apt-get update + apt-get install for whatever is missing; otherwise it prints
 # the exact command to run and fails. Packages already installed are not touched.
 set -euo pipefail
@@ -13,6 +13,8 @@ pkgs_for() {
     python) echo "python3-dev python3-setuptools python3-numpy python3-pytest python3-pip" ;;
     mpi)    echo "libopenmpi-dev openmpi-bin" ;;
     torch)  echo "python3-torch" ;;
+    coverage) echo "lcov valgrind" ;;
+    fuzz)   echo "clang" ;;
     *) echo "deps.sh: unknown group '$1'" >&2; exit 2 ;;
   esac
 }
