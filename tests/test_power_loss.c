@@ -480,8 +480,8 @@ int main(void)
     path = test_path("powerloss");
     scratch = test_path("powerloss-state");
     int long_run = getenv("VLS_TEST_LONG") != NULL;
-    int seeds = long_run ? 8 : 3, commits = long_run ? 80 : 16;
-    states_per_sync = long_run ? 12 : 3;
+    int seeds = long_run ? 12 : 3, commits = long_run ? 40 : 16;
+    states_per_sync = long_run ? 8 : 3;
     if (getenv("VLS_POWER_SEEDS"))
         seeds = atoi(getenv("VLS_POWER_SEEDS"));
     static const int codecs[] = {VLS_CODEC_LZ4, VLS_CODEC_ZSTD, VLS_CODEC_NONE};
@@ -493,6 +493,8 @@ int main(void)
         o.block_size = 4096;
         o.placement = i % 4 == 3 ? VLS_PLACE_CONTIGUOUS : VLS_PLACE_NOCROSS;
         run(0x5eed0000 + (uint64_t)i, commits, &o);
+        if (long_run)
+            printf("  seed %d: %ld crash states so far\n", i, states);
     }
     printf("%ld sync points, %ld crash states:", sync_points, states);
     for (int k = 0; k < 6; k++)
