@@ -198,29 +198,37 @@ out:
 }
 
 /* Looks for the newest valid trailer at or before `end`: the last 64 bytes first, then every
- * 8-byte-aligned position going back (a torn tail after a crash). Returns 1 if found. */
+ * 8-byte-aligned position going back (a torn tail after a crash). Returns 1 if found, 0 if
+ * there is none, or a negative code when a read fails: a trailer that could not be read is
+ * not "no trailer" (an older commit, or an empty store, would open in its place, and a writer
+ * would append after it: test_faults' test_regress_trailer_read_error). */
 static int find_trailer(vls_store *s, uint64_t end, fmt_trailer *t)
 {
     unsigned char tb[FMT_TRAILER_SIZE];
-    int err;
+    int err = 0, rc;
     if (end < FMT_HEADER_SIZE + FMT_TRAILER_SIZE)
         return 0;
     uint64_t at = end - FMT_TRAILER_SIZE;
-    if (at % 8 == 0 && io_read(s->io, at, tb, sizeof tb, &err) == VLS_OK &&
-        fmt_trailer_decode(tb, s->hdr.file_id, at, t) == VLS_OK)
-        return 1;
+    if (at % 8 == 0) {
+        if ((rc = io_read(s->io, at, tb, sizeof tb, &err)) != VLS_OK)
+            return fail_io(s, rc, err, "reading the newest commit trailer", at);
+        if (fmt_trailer_decode(tb, s->hdr.file_id, at, t) == VLS_OK)
+            return 1;
+    }
     /* scan back in blocks */
     enum { BLOCK = 1 << 20 };
     unsigned char *buf = malloc(BLOCK + FMT_TRAILER_SIZE);
     if (!buf)
-        return 0;
+        return vls_seterr(s, VLS_E_NOMEM, "no memory to look for the newest commit");
     uint64_t hi = (end - FMT_TRAILER_SIZE) & ~(uint64_t)7; /* highest candidate */
     int found = 0;
     while (!found && hi >= FMT_HEADER_SIZE) {
         uint64_t lo = hi >= FMT_HEADER_SIZE + BLOCK ? hi - BLOCK : FMT_HEADER_SIZE;
         size_t len = (size_t)(hi - lo) + FMT_TRAILER_SIZE;
-        if (io_read(s->io, lo, buf, len, &err) != VLS_OK)
-            break;
+        if ((rc = io_read(s->io, lo, buf, len, &err)) != VLS_OK) {
+            free(buf);
+            return fail_io(s, rc, err, "looking for the newest commit trailer: reading", lo);
+        }
         for (uint64_t p = hi;; p -= 8) {
             const unsigned char *c = buf + (p - lo);
             if (c[0] == FMT_TRAILER_MAGIC[0] && memcmp(c, FMT_TRAILER_MAGIC, 8) == 0 &&
@@ -244,7 +252,10 @@ static int load_latest(vls_store *s)
 {
     fmt_trailer t;
     uint64_t size = io_size(s->io);
-    if (!find_trailer(s, size, &t)) {
+    int found = find_trailer(s, size, &t);
+    if (found < 0)
+        return found;
+    if (!found) {
         idx_reset(&s->ix);
         s->seq = 0;
         s->committed_size = FMT_HEADER_SIZE;
@@ -724,7 +735,10 @@ int vls_refresh(vls_store *s)
         rc = vls_seterr(s, rc, "refresh: %s", strerror(err));
     } else if (io_size(s->io) != s->committed_size) {
         fmt_trailer t;
-        if (find_trailer(s, io_size(s->io), &t) && t.seq != s->seq) {
+        int found = find_trailer(s, io_size(s->io), &t);
+        if (found < 0) {
+            rc = found;
+        } else if (found && t.seq != s->seq) {
             vls_index fresh;
             uint64_t cl = 0, cb = 0, fb = 0;
             idx_init(&fresh);

@@ -447,6 +447,43 @@ static void test_regress_errmsg_wraps_itself(const char *path)
     CHECK(strstr(vls_errmsg(NULL), "index segment at offset") != NULL);
 }
 
+/* A read error while looking for the newest commit trailer was taken for "no trailer here":
+ * the store opened silently as an older commit (or empty), and a writer then appended after
+ * it, so the newer commits were lost for good. Now the open fails with VLS_E_IO. */
+static void test_regress_trailer_read_error(const char *path)
+{
+    vls_options o;
+    vls_options_init(&o);
+    make_base(path, &o);
+    vls_store *s;
+    CHECK_OK(NULL, vls_open(path, VLS_RDWR, NULL, &s));
+    test_fill(rec, 250000, 2, 0);
+    CHECK_OK(s, vls_put_str(s, "new", rec, 250000, 0));
+    CHECK_OK(s, vls_close(s));
+    for (int torn = 0; torn < 2; torn++) {
+        if (torn) { /* the search then starts with the backward scan */
+            FILE *f = fopen(path, "ab");
+            fwrite("a torn tail", 1, 11, f);
+            fclose(f);
+        }
+        /* every read after the header's fails: the trailer search cannot read */
+        shim_arm(SYS_PREAD, 2, EIO, 0);
+        s = NULL;
+        int rc = vls_open(path, VLS_RDWR, NULL, &s);
+        shim_off();
+        CHECK(rc == VLS_E_IO && s == NULL);
+        CHECK(strstr(vls_errmsg(NULL), strerror(EIO)) != NULL);
+        if (s) { /* the bug: a writer on an empty store appends over the real one */
+            CHECK_OK(s, vls_put_str(s, "after", "x", 1, 0));
+            vls_close(s);
+        }
+        CHECK(check_contents(path, torn ? -1 : 1));
+        CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+        CHECK(s && vls_count(s) == 2 && vls_contains(s, "new", 3) == 1);
+        vls_close(s);
+    }
+}
+
 /* ---- 2. real system calls failing ------------------------------------------------------------ */
 static long syscall_faults(const char *path)
 {
@@ -672,6 +709,7 @@ int main(void)
     long n5 = compact_faults(path);
     long n6 = syscall_faults(path);
     test_regress_errmsg_wraps_itself(path);
+    test_regress_trailer_read_error(path);
     printf("injected faults (ENOSPC/EIO, once/persistent, short writes): %ld put+commit, %ld "
            "create, %ld truncate, %ld torn-tail pad, %ld compaction cases; %ld failing system "
            "calls\n", n1, n2, n3, n4, n5, n6);
