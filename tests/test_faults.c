@@ -8,13 +8,14 @@
  *    temporary file behind, and the file must reopen exactly as of its last commit.
  * 2. Real system calls failing (a shim, below): pwrite (EINTR, short, 0 bytes, EDQUOT,
  *    EFBIG), fdatasync and fsync, pread (EINTR, EIO, end of file), fstat, flock, ftruncate,
- *    link (no hard links: the rename fallback), rename, opening the directory to sync it;
+ *    link (no hard links: the rename fallback; a racing creator), rename, opening the
+ *    directory to sync it, mmap (reads fall back to pread), a name replaced again and again;
  *    and the paths where the OS refuses: a name too long, a missing directory, a directory or
  *    a socket given as a store. Every error path of src/io.c and the read and write error
  *    paths of src/store.c are reached (docs/RELIABILITY.md lists the few that cannot be).
  *
  * The shim: this program defines pread, pwrite, fdatasync, fsync, fstat, flock, ftruncate,
- * link, rename and open itself. The library is linked statically, so its calls bind to these
+ * link, rename, open, stat and mmap itself. The library is linked statically, so its calls bind to these
  * definitions, which call the real ones (dlsym RTLD_NEXT) unless a failure is armed. */
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,7 +37,7 @@
 
 /* ---- the system-call shim ---------------------------------------------------------------- */
 enum { SYS_PREAD, SYS_PWRITE, SYS_FDATASYNC, SYS_FSYNC, SYS_FSTAT, SYS_FLOCK, SYS_FTRUNCATE,
-       SYS_LINK, SYS_RENAME, SYS_OPENDIR, NSYS };
+       SYS_LINK, SYS_RENAME, SYS_OPENDIR, SYS_MMAP, SYS_STAT, NSYS };
 static struct {
     long nth;      /* the nth call from arming fails (0: disarmed) */
     long calls;
@@ -43,6 +45,7 @@ static struct {
     int ret_zero;
     int short_io;  /* pread/pwrite: do only half the bytes (a success, not a failure) */
     int once;      /* fail only the nth call, not every later one */
+    int race;      /* link: do it, then fail (another process made the name meanwhile) */
 } shim[NSYS];
 
 static void shim_arm(int which, long nth, int err, int once)
@@ -136,7 +139,44 @@ SHIM_INT1(fsync, SYS_FSYNC, int)
 SHIM_INT2(fstat, SYS_FSTAT, int, struct stat *)
 SHIM_INT2(flock, SYS_FLOCK, int, int)
 SHIM_INT2(ftruncate, SYS_FTRUNCATE, int, off_t)
-SHIM_INT2(link, SYS_LINK, const char *, const char *)
+
+int link(const char *from, const char *to)
+{
+    static int (*f)(const char *, const char *);
+    if (!f)
+        f = (int (*)(const char *, const char *))real("link");
+    if (shim_hit(SYS_LINK)) {
+        if (shim[SYS_LINK].race)
+            f(from, to);
+        errno = shim[SYS_LINK].err;
+        return -1;
+    }
+    return f(from, to);
+}
+
+/* stat: armed, it reports another inode (the file was replaced under the name) */
+int stat(const char *path, struct stat *st)
+{
+    static int (*f)(const char *, struct stat *);
+    if (!f)
+        f = (int (*)(const char *, struct stat *))real("stat");
+    int rc = f(path, st);
+    if (rc == 0 && shim_hit(SYS_STAT))
+        st->st_ino ^= 0x5a5a;
+    return rc;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    static void *(*f)(void *, size_t, int, int, int, off_t);
+    if (!f)
+        f = (void *(*)(void *, size_t, int, int, int, off_t))real("mmap");
+    if (fd >= 0 && shim_hit(SYS_MMAP)) {
+        errno = shim[SYS_MMAP].err;
+        return MAP_FAILED;
+    }
+    return f(addr, len, prot, flags, fd, off);
+}
 SHIM_INT2(rename, SYS_RENAME, const char *, const char *)
 
 /* open: only opening a directory (to sync it) is made to fail */
@@ -647,8 +687,20 @@ static long syscall_faults(const char *path)
     shim_off();
     CHECK(strstr(vls_errmsg(s), "refresh") != NULL);
     CHECK_OK(s, vls_refresh(s));
+    /* a writer commits; the reader's refresh cannot read the new trailer: an error, and the
+     * reader keeps its commit */
+    vls_store *w;
+    CHECK_OK(NULL, vls_open(path, VLS_RDWR, NULL, &w));
+    CHECK_OK(w, vls_put_str(w, "later", "x", 1, 0));
+    CHECK_OK(w, vls_close(w));
+    shim_arm(SYS_PREAD, 1, EIO, 0);
+    CHECK_RC(s, vls_refresh(s), VLS_E_IO);
+    shim_off();
+    CHECK(vls_contains(s, "later", 5) == 0 && vls_contains(s, "base", 4) == 1);
+    CHECK_OK(s, vls_refresh(s));
+    CHECK(vls_contains(s, "later", 5) == 1);
     vls_close(s);
-    cases += 2;
+    cases += 3;
 
     /* flock fails other than by contention */
     shim_arm(SYS_FLOCK, 1, ENOLCK, 1);
@@ -665,6 +717,73 @@ static long syscall_faults(const char *path)
     CHECK(vls_count(s) == 0);
     vls_close(s);
     cases++;
+
+    /* mmap fails: reads go through pread */
+    make_base(path, &o);
+    shim_arm(SYS_MMAP, 1, ENOMEM, 0);
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+    CHECK_OK(s, vls_get_str(s, "base", buf, sizeof buf, &len));
+    shim_off();
+    vls_close(s);
+    CHECK(check_contents(path, 0));
+    /* the lock's own fstat fails (the size is re-read under the lock) */
+    shim_arm(SYS_FSTAT, 2, EIO, 1);
+    CHECK_RC(NULL, vls_open(path, VLS_RDWR, NULL, &s), VLS_E_IO);
+    shim_off();
+    /* the name keeps naming another file after each lock (compactions without end) */
+    shim_arm(SYS_STAT, 1, 0, 0);
+    CHECK_RC(NULL, vls_open(path, VLS_RDWR, NULL, &s), VLS_E_LOCKED);
+    shim_off();
+    cases += 3;
+
+    /* another process creates the store between our stat and our link: without VLS_EXCL we
+     * open its file, with VLS_EXCL we refuse; the same where hard links are missing */
+    unlink(path);
+    shim_arm(SYS_LINK, 1, EEXIST, 1);
+    shim[SYS_LINK].race = 1;
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE, NULL, &s));
+    shim_off();
+    CHECK_OK(s, vls_close(s));
+    CHECK(no_tmp_files(path));
+    static const int link_errs[] = {EEXIST, EPERM};
+    for (int e = 0; e < 2; e++) {
+        unlink(path);
+        shim_arm(SYS_LINK, 1, link_errs[e], 1);
+        shim[SYS_LINK].race = 1;
+        CHECK_RC(NULL, vls_open(path, VLS_CREATE | VLS_EXCL, NULL, &s), VLS_E_EXISTS);
+        shim_off();
+        CHECK(no_tmp_files(path));
+    }
+    cases += 3;
+
+    /* a reader (pread) on a file cut short behind its back: errors, no crash */
+    make_base(path, &o);
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY | VLS_NOMMAP, &ro, &s));
+    CHECK(truncate(path, 100) == 0);
+    CHECK_OK(s, vls_refresh(s)); /* no commit in 100 bytes: the handle keeps its own */
+    CHECK_RC(s, vls_get_str(s, "base", buf, sizeof buf, &len), VLS_E_TRUNCATED);
+    vls_close(s);
+    cases++;
+
+    /* a relative path (the directory to sync is ".") and a missing store */
+    char cwd[4096], rel[64];
+    if (getcwd(cwd, sizeof cwd)) {
+        char dirbuf[600];
+        snprintf(dirbuf, sizeof dirbuf, "%s", path);
+        char *slash = strrchr(dirbuf, '/');
+        if (slash) {
+            *slash = 0;
+            CHECK(chdir(dirbuf[0] ? dirbuf : "/") == 0);
+        }
+        snprintf(rel, sizeof rel, "faults-relative-%ld.vls", (long)getpid());
+        unlink(rel);
+        CHECK_OK(NULL, vls_open(rel, VLS_CREATE | VLS_EXCL, NULL, &s));
+        CHECK_OK(s, vls_close(s));
+        unlink(rel);
+        CHECK_RC(NULL, vls_open(rel, VLS_RDONLY, NULL, &s), VLS_E_NOTFOUND);
+        CHECK(chdir(cwd) == 0);
+    }
+    cases += 2;
 
     /* where the OS refuses before any write */
     char longp[5000];
