@@ -255,6 +255,53 @@ static int create_via_rename(const char *path, int excl, const void *init, size_
     return rc;
 }
 
+/* VLS_TRUNCATE over an existing file, whose lock io holds: the empty store is made as a new
+ * file (header written and synced under PATH.tmp-create-PID, locked, renamed over PATH, the
+ * directory synced) and io moves to it. The old file is never cut short in place: a reader
+ * that has it mapped took SIGBUS on its next read past the new end (test_faults:
+ * test_regress_truncate_under_reader); it now keeps reading the old file. A crash leaves the
+ * old store or the new one, never a new header in front of old bytes. */
+static int start_over(vls_io *io, const char *path, const void *init, size_t init_len,
+                      int *err_errno)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-create-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        *err_errno = ENAMETOOLONG;
+        return VLS_E_INVAL;
+    }
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        *err_errno = errno;
+        return vls_errno_code(errno);
+    }
+    int rc = write_all(fd, init, init_len, 0, err_errno);
+    if (rc == VLS_OK) {
+        int fe = io_gate(IO_OP_SYNC, fd, 0, NULL, 0, tmp, NULL, NULL);
+        if (fe || fsync(fd) != 0) {
+            *err_errno = fe ? fe : errno;
+            rc = VLS_E_IO;
+        }
+    }
+    /* nobody else knows the new file yet, so its lock cannot be refused */
+    if (rc == VLS_OK && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        *err_errno = errno;
+        rc = VLS_E_IO;
+    }
+    if (rc == VLS_OK)
+        rc = io_rename(tmp, path, err_errno);
+    if (rc != VLS_OK) {
+        close(fd);
+        io_unlink(tmp);
+        return rc;
+    }
+    sync_dir_of(path);
+    unmap_all(io);
+    close(io->fd); /* and its lock: a writer waiting for it finds PATH renamed, and retries */
+    io->fd = fd;
+    io->size = init_len;
+    return VLS_OK;
+}
+
 int io_open_file(const char *path, int writable, int create, int excl, int truncate,
                  const void *init, size_t init_len, int use_mmap, vls_io **out, int *err_errno)
 {
@@ -322,12 +369,8 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
     }
     if (truncate) {
         /* The caller asked for an empty store over an existing file: it is locked (above), so
-         * we never wipe a file another writer is using; write the new header, cut the rest. */
-        int rc = write_all(io->fd, init, init_len, 0, err_errno);
-        if (rc == VLS_OK)
-            rc = io_truncate(io, init_len, err_errno);
-        if (rc == VLS_OK)
-            rc = io_sync(io, err_errno);
+         * we never wipe a file another writer is using. */
+        int rc = start_over(io, path, init, init_len, err_errno);
         if (rc != VLS_OK) {
             io_close(io);
             return rc;

@@ -3,19 +3,19 @@
  * 1. Injected faults (io.c's hook): for N = 1, 2, ... the Nth disk-changing call of an
  *    operation fails (ENOSPC, EIO, a short write; once and persistently) until the operation
  *    completes, for: put+commit; creating a store; VLS_TRUNCATE over a store; padding a torn
- *    tail at a writer's open; in-place compaction. Each failure must return an error code
+ *    tail at a writer's open (once); in-place compaction. Each failure must return an error code
  *    (with a message), leave a failed handle refusing further writes (VLS_E_FAILED), leave no
  *    temporary file behind, and the file must reopen exactly as of its last commit.
  * 2. Real system calls failing (a shim, below): pwrite (EINTR, short, 0 bytes, EDQUOT,
- *    EFBIG), fdatasync and fsync, pread (EINTR, EIO, end of file), fstat, flock, ftruncate,
+ *    EFBIG), fdatasync and fsync, pread (EINTR, EIO, end of file), fstat, flock,
  *    link (no hard links: the rename fallback; a racing creator), rename, opening the
  *    directory to sync it, mmap (reads fall back to pread), a name replaced again and again;
  *    and the paths where the OS refuses: a name too long, a missing directory, a directory or
  *    a socket given as a store. Every error path of src/io.c and the read and write error
  *    paths of src/store.c are reached (docs/RELIABILITY.md lists the few that cannot be).
  *
- * The shim: this program defines pread, pwrite, fdatasync, fsync, fstat, flock, ftruncate,
- * link, rename, open, stat and mmap itself. The library is linked statically, so its calls bind to these
+ * The shim: this program defines pread, pwrite, fdatasync, fsync, fstat, flock, link,
+ * rename, open, stat and mmap itself. The library is linked statically, so its calls bind to these
  * definitions, which call the real ones (dlsym RTLD_NEXT) unless a failure is armed. */
 #include <dlfcn.h>
 #include <errno.h>
@@ -36,8 +36,8 @@
 #include "testutil.h"
 
 /* ---- the system-call shim ---------------------------------------------------------------- */
-enum { SYS_PREAD, SYS_PWRITE, SYS_FDATASYNC, SYS_FSYNC, SYS_FSTAT, SYS_FLOCK, SYS_FTRUNCATE,
-       SYS_LINK, SYS_RENAME, SYS_OPENDIR, SYS_MMAP, SYS_STAT, NSYS };
+enum { SYS_PREAD, SYS_PWRITE, SYS_FDATASYNC, SYS_FSYNC, SYS_FSTAT, SYS_FLOCK, SYS_LINK,
+       SYS_RENAME, SYS_OPENDIR, SYS_MMAP, SYS_STAT, NSYS };
 static struct {
     long nth;      /* the nth call from arming fails (0: disarmed) */
     long calls;
@@ -138,7 +138,6 @@ SHIM_INT1(fdatasync, SYS_FDATASYNC, int)
 SHIM_INT1(fsync, SYS_FSYNC, int)
 SHIM_INT2(fstat, SYS_FSTAT, int, struct stat *)
 SHIM_INT2(flock, SYS_FLOCK, int, int)
-SHIM_INT2(ftruncate, SYS_FTRUNCATE, int, off_t)
 
 int link(const char *from, const char *to)
 {
@@ -354,41 +353,72 @@ static long create_faults(const char *path)
     return cases;
 }
 
-/* VLS_TRUNCATE over a store: new header at offset 0, cut to 64 bytes, sync. Not crash-atomic
- * (docs/FORMAT.md), but a failure is reported, and the file then opens as the old store or
- * as an empty one: never as a mix. */
+/* VLS_TRUNCATE over a store: a new empty store is written and synced under a temporary name,
+ * locked and renamed over the old one. A failure is reported and leaves the old store whole
+ * (and no temporary file, unless removing it is what failed). */
 static long truncate_faults(const char *path)
 {
     long cases = 0;
     vls_options o;
     vls_options_init(&o);
-    for (long nth = 1;; nth++) {
-        make_base(path, &o);
-        vls_store *s = NULL;
-        io_fault_set(nth, EIO, 0, 1);
-        int rc = vls_open(path, VLS_TRUNCATE, NULL, &s);
-        long calls = io_fault_calls();
-        io_fault_set(0, 0, 0, 0);
-        cases++;
-        if (rc == VLS_OK) {
-            CHECK(calls < nth && vls_count(s) == 0);
-            CHECK_OK(s, vls_close(s));
-            break;
-        }
-        CHECK(rc == VLS_E_IO && s == NULL);
-        vls_store *r;
-        if (vls_open(path, VLS_RDONLY, NULL, &r) == VLS_OK) {
-            CHECK(vls_count(r) == 0 || check_contents(path, 0));
-            vls_close(r);
-        } else { /* the torn header write of the simulated short write */
-            CHECK(nth == 1);
-        }
-        if (nth > 100) {
-            CHECK(0);
-            break;
+    for (size_t k = 0; k < NKINDS; k++) {
+        for (long nth = 1;; nth++) {
+            make_base(path, &o);
+            vls_store *s = NULL;
+            io_fault_set(nth, kinds[k].err, kinds[k].persistent, kinds[k].short_write);
+            int rc = vls_open(path, VLS_TRUNCATE, NULL, &s);
+            long calls = io_fault_calls();
+            io_fault_set(0, 0, 0, 0);
+            cases++;
+            CHECK(no_tmp_files(path) || kinds[k].persistent || rc == VLS_OK);
+            clean_tmp_files(path);
+            if (rc == VLS_OK) { /* done, or only a directory sync or clean-up failed */
+                CHECK(vls_count(s) == 0);
+                CHECK_OK(s, vls_close(s));
+                vls_store *r;
+                CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &r));
+                CHECK(r && vls_count(r) == 0);
+                vls_close(r);
+                if (calls < nth)
+                    break;
+                continue;
+            }
+            CHECK(s == NULL && (rc == kinds[k].expect || rc == VLS_E_IO));
+            CHECK(check_contents(path, 0));
+            if (nth > 100) {
+                CHECK(0);
+                break;
+            }
         }
     }
     return cases;
+}
+
+/* A reader with the store mapped took SIGBUS when another handle started the file over with
+ * VLS_TRUNCATE, which cut it short in place. Now the reader keeps reading the old file. */
+static void test_regress_truncate_under_reader(const char *path)
+{
+    vls_options o;
+    vls_options_init(&o);
+    o.cache_bytes = 0;
+    make_base(path, &o);
+    vls_store *r, *w;
+    static unsigned char buf[100000], want[100000];
+    size_t len;
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, &o, &r)); /* mapped */
+    CHECK_OK(NULL, vls_open(path, VLS_TRUNCATE, NULL, &w));
+    CHECK(vls_count(w) == 0);
+    CHECK_OK(w, vls_put_str(w, "fresh", "x", 1, 0));
+    CHECK_OK(w, vls_close(w));
+    test_fill(want, 100000, 1, 1);
+    CHECK_OK(r, vls_get_str(r, "base", buf, sizeof buf, &len));
+    CHECK(len == 100000 && memcmp(buf, want, len) == 0);
+    CHECK_OK(r, vls_verify(r, NULL, NULL, NULL));
+    vls_close(r);
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &r));
+    CHECK(r && vls_count(r) == 1 && vls_contains(r, "fresh", 5) == 1);
+    vls_close(r);
+    CHECK(no_tmp_files(path));
 }
 
 /* A writer's open pads a torn tail to 8 bytes: when that write fails, the open fails and the
@@ -708,15 +738,17 @@ static long syscall_faults(const char *path)
     shim_off();
     cases++;
 
-    /* ftruncate fails under VLS_TRUNCATE: reported; the old store stays readable */
+    /* starting over (VLS_TRUNCATE) cannot lock its new file, or rename it: the old stays */
     make_base(path, &o);
-    shim_arm(SYS_FTRUNCATE, 1, EIO, 1);
+    shim_arm(SYS_FLOCK, 2, ENOLCK, 1);
     CHECK_RC(NULL, vls_open(path, VLS_TRUNCATE, NULL, &s), VLS_E_IO);
     shim_off();
-    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s)); /* new header, old trailers: empty */
-    CHECK(vls_count(s) == 0);
-    vls_close(s);
-    cases++;
+    CHECK(check_contents(path, 0) && no_tmp_files(path));
+    shim_arm(SYS_RENAME, 1, EIO, 1);
+    CHECK_RC(NULL, vls_open(path, VLS_TRUNCATE, NULL, &s), VLS_E_IO);
+    shim_off();
+    CHECK(check_contents(path, 0) && no_tmp_files(path));
+    cases += 2;
 
     /* mmap fails: reads go through pread */
     make_base(path, &o);
@@ -829,6 +861,7 @@ int main(void)
     long n6 = syscall_faults(path);
     test_regress_errmsg_wraps_itself(path);
     test_regress_trailer_read_error(path);
+    test_regress_truncate_under_reader(path);
     printf("injected faults (ENOSPC/EIO, once/persistent, short writes): %ld put+commit, %ld "
            "create, %ld truncate, %ld torn-tail pad, %ld compaction cases; %ld failing system "
            "calls\n", n1, n2, n3, n4, n5, n6);
