@@ -552,29 +552,6 @@ int io_sync(vls_io *io, int *err_errno)
     return VLS_OK;
 }
 
-int io_truncate(vls_io *io, uint64_t size, int *err_errno)
-{
-    if (io->fd < 0) {
-        if (size < io->size)
-            io->size = size;
-        return VLS_OK;
-    }
-    int fe = io_gate(IO_OP_TRUNCATE, io->fd, size, NULL, 0, NULL, NULL, NULL);
-    if (fe) {
-        *err_errno = fe;
-        return VLS_E_IO;
-    }
-    /* Mappings past the new end would fault on access: drop them all, remap below. */
-    if (size < io->mapped_end)
-        unmap_all(io);
-    if (ftruncate(io->fd, (off_t)size) != 0) {
-        *err_errno = errno;
-        return VLS_E_IO;
-    }
-    io->size = size;
-    return VLS_OK;
-}
-
 /* ---- directory entries ------------------------------------------------------------------- */
 int io_rename(const char *from, const char *to, int *err_errno)
 {

@@ -1,5 +1,5 @@
 /* io.h — the one small I/O layer beneath the store: a file on disk or a buffer in memory.
- * Everything the store writes goes through io_append/io_sync/io_truncate (and io_rename,
+ * Everything the store writes goes through io_append/io_sync (and io_rename,
  * io_unlink, io_sync_dir for compaction); reads go through
  * io_read/io_view. Depends on nothing but libc. Not thread-safe for writes; concurrent
  * io_read/io_view calls are safe as long as no write runs at the same time. */
@@ -45,7 +45,6 @@ void io_map_committed(vls_io *io, uint64_t size);
 
 int io_append(vls_io *io, const void *buf, size_t len, int *err_errno);
 int io_sync(vls_io *io, int *err_errno);
-int io_truncate(vls_io *io, uint64_t size, int *err_errno);
 
 /* Directory entries, for compaction's swap and clean-up. io_rename: 0 or VLS_E_IO with
  * *err_errno. io_unlink and io_sync_dir return 0 or -1 with errno set, like unlink(2). */
