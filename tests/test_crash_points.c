@@ -1,10 +1,11 @@
 /* test_crash_points — a crash at every point of every writing operation leaves the store as it
  * was before the operation or as it is after it, never a mix.
  *
- * Every call that changes the disk (write, sync, truncate, rename, link, unlink, directory
- * sync) is numbered by src/io.c. For each operation (create, create + first commit, append
- * with two commits, reopen-append over a torn tail, delete, compact to a new file, compact a
- * file to another path, compact a file in place) and for every N: restore the starting file,
+ * Every call that changes the disk (write, sync, rename, link, unlink, directory sync) is
+ * numbered by src/io.c. For each operation (create, create + first commit, append with two
+ * commits, reopen-append over a torn tail, delete, start over with VLS_TRUNCATE, compact to a
+ * new file, compact a file to another path, compact a file in place) and for every N: restore
+ * the starting file,
  * simulate the process dying just before call N (io_crash_set: call N and all later ones never
  * reach the disk), and also with call N torn (half of its bytes written); then open the files
  * in a fresh handle and compare their whole content with the states the operation goes
@@ -337,6 +338,15 @@ static int op_delete(void)
     return rc ? rc : rc2;
 }
 
+static int op_truncate(void)
+{
+    vls_store *s;
+    int rc = vls_open(path, VLS_TRUNCATE, &opts, &s);
+    if (rc == VLS_OK)
+        rc = vls_close(s);
+    return rc;
+}
+
 static int op_compact(void)
 {
     vls_store *s;
@@ -547,13 +557,20 @@ static void run_all(void)
     sc.st[1].present[3] = sc.st[1].present[4] = 0;
     run(&sc);
 
+    /* 6. start over with VLS_TRUNCATE: the old store or an empty one */
+    sc.name = "truncate (start over)";
+    sc.op = op_truncate;
+    sc.st[0] = base;
+    sc.st[1] = empty;
+    run(&sc);
+
     /* the compacted size, for telling the in-place compaction's two states apart */
     write_file(path, base_bytes, base_len);
     CHECK_OK(NULL, vls_compact_file(path, out));
     uint64_t compacted = file_size(out);
     unlink(out);
 
-    /* 6. compact to a new file: out is absent, then an empty store, then complete */
+    /* 7. compact to a new file: out is absent, then an empty store, then complete */
     sc.name = "compact";
     sc.op = op_compact;
     sc.watch = out;
@@ -564,12 +581,12 @@ static void run_all(void)
     sc.path_unchanged = 1;
     run(&sc);
 
-    /* 7. compact a file to another path */
+    /* 8. compact a file to another path */
     sc.name = "compact_file (to out)";
     sc.op = op_compact_file_out;
     run(&sc);
 
-    /* 8. compact a file in place: the old bytes, or the compacted file */
+    /* 9. compact a file in place: the old bytes, or the compacted file */
     sc.name = "compact_file (in place)";
     sc.op = op_compact_file;
     sc.watch = path;
