@@ -111,7 +111,9 @@ typedef struct vls_options {
     int32_t level;         /* 0..9; default 9 (for lz4 in Blosc: its best ratio, same decode speed) */
     int32_t shuffle;       /* enum vls_shuffle; default VLS_SHUFFLE_BYTE */
     int32_t typesize;      /* element size for shuffling, 1..255; default 4 (float32) */
-    uint32_t block_size;   /* Blosc block size in bytes; 0 lets Blosc choose; default 128 KiB */
+    uint32_t block_size;   /* the Blosc block: what one random read decodes; 0 lets Blosc
+                              choose; default 512 KiB. Blosc 1 writes at least 64 KiB blocks
+                              for every codec but zstd */
     int32_t placement;     /* enum vls_placement; default VLS_PLACE_NOCROSS */
     /* per handle */
     int32_t threads;       /* threads for compression and for decoding a batch; default 1 */
@@ -123,8 +125,9 @@ typedef struct vls_options {
 VLS_API void vls_options_init(vls_options *opts);
 
 /*! vls_options_random_access() :
- *  Defaults tuned for single-record random reads: 32 KiB Blosc blocks, so a small record is
- *  served by decoding less. Costs ratio (see README, "Choosing settings"). */
+ *  Defaults tuned for single-record random reads: 64 KiB Blosc blocks (the smallest Blosc 1
+ *  writes for lz4), so a small record is served by decoding less. Costs ratio (see README,
+ *  "Choosing settings"). */
 VLS_API void vls_options_random_access(vls_options *opts);
 
 /* Codec names (blosclz, lz4, lz4hc, zlib, zstd, none) and back.

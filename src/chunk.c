@@ -32,8 +32,15 @@ int chunk_compress(const chunk_params *p, const void *src, size_t raw, void *dst
     const char *name = compname(p->codec);
     if (name && raw <= (size_t)BLOSC_MAX_BUFFERSIZE) {
         int typesize = raw % (size_t)p->typesize == 0 ? p->typesize : 1;
+        /* block_size is the block Blosc writes, which one random read decodes whole. Blosc 1
+         * splits the blocks of every compressor but zstd into typesize lanes and multiplies a
+         * forced block size by the typesize (floor 64 KiB; measured with c-blosc 1.21, and
+         * checked by test_store_ops), so ask for block_size / typesize then. */
+        size_t request = p->block_size;
+        if (p->codec != VLS_CODEC_ZSTD && typesize > 1 && typesize <= 16)
+            request /= (size_t)typesize;
         int n = blosc_compress_ctx(p->level, p->shuffle, (size_t)typesize, raw, src, dst,
-                                   chunk_bound(raw), name, p->block_size,
+                                   chunk_bound(raw), name, request,
                                    p->threads > 0 ? p->threads : 1);
         /* n == 0: did not fit (incompressible); n < 0: Blosc refused. Both: store raw. A
          * level-0 or memcpy'd Blosc buffer buys nothing over raw, so keep raw then too. */

@@ -9,15 +9,16 @@ void vls_options_init(vls_options *o)
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
     o->chunk_size = 4u << 20;
-    /* 512 MiB MD bench, Blosc alone, 128 KiB blocks (README, "Choosing settings"): lz4 at
-     * level 9 with byte shuffle gives ratio 1.553 at 1.1 GB/s compress and 4.7 GB/s decode per
-     * thread. Level 1 reaches only 1.468; bit shuffle reaches 1.555 but decodes at 2.0 GB/s;
-     * zstd-1 is slower at a lower ratio with blocks this small. */
+    /* 512 MiB MD bench, Blosc alone (bench/bench_codecs.c; README, "Choosing settings"):
+     * lz4 at level 9 with byte shuffle and 512 KiB blocks gives ratio 1.553 at 1.1 GB/s
+     * compress and 4.7 GB/s decode per thread. Level 1 reaches only 1.468; bit shuffle needs
+     * the same block for the same ratio and decodes at half the speed; smaller blocks cost
+     * ratio (128 KiB: 1.39) and buy faster single-record reads (vls_options_random_access). */
     o->codec = VLS_CODEC_LZ4;
     o->level = 9;
     o->shuffle = VLS_SHUFFLE_BYTE;
     o->typesize = 4;
-    o->block_size = 128u << 10;
+    o->block_size = 512u << 10;
     o->placement = VLS_PLACE_NOCROSS;
     o->threads = 1;
     o->cache_bytes = 64u << 20;
@@ -26,7 +27,7 @@ void vls_options_init(vls_options *o)
 void vls_options_random_access(vls_options *o)
 {
     vls_options_init(o);
-    o->block_size = 32u << 10;
+    o->block_size = 64u << 10; /* the smallest block Blosc 1 writes for lz4 (see chunk.c) */
 }
 
 static const struct {
