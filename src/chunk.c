@@ -117,6 +117,26 @@ int chunk_decompress(uint8_t codec, const void *src, size_t stored, void *dst, s
     return VLS_OK;
 }
 
+int chunk_block_span(uint8_t codec, const void *src, size_t stored, size_t raw, uint64_t off,
+                     size_t len, uint64_t *from, uint64_t *to)
+{
+    const unsigned char *b = src;
+    char msg[8];
+    uint32_t bs, ts;
+    if (codec == FMT_CODEC_RAW || len == 0 || off > raw || len > raw - off ||
+        check_blosc_header(src, stored, raw, msg, sizeof msg, &bs, &ts) != VLS_OK ||
+        (b[2] & 0x2) || bs == 0)
+        return -1;
+    uint64_t nblocks = (raw + bs - 1) / bs, first = off / bs, last = (off + len - 1) / bs;
+    if (BLOSC_MIN_HEADER_LENGTH + 4 * nblocks > stored)
+        return -1;
+    *from = get_le32(b + BLOSC_MIN_HEADER_LENGTH + 4 * first);
+    *to = last + 1 < nblocks ? get_le32(b + BLOSC_MIN_HEADER_LENGTH + 4 * (last + 1)) : stored;
+    if (*from > *to || *to > stored)
+        return -1;
+    return 0;
+}
+
 int chunk_read_range(uint8_t codec, const void *src, size_t stored, size_t raw, uint64_t off,
                      size_t len, void *dst, char *msg, size_t msgcap)
 {

@@ -31,4 +31,11 @@ int chunk_decompress(uint8_t codec, const void *src, size_t stored, void *dst, s
 int chunk_read_range(uint8_t codec, const void *src, size_t stored, size_t raw, uint64_t off,
                      size_t len, void *dst, char *msg, size_t msgcap);
 
+/* Where the compressed bytes of the Blosc blocks holding decoded bytes [off, off+len) lie in
+ * the stored chunk: [*from, *to). Reads only the Blosc header and block-start table (which
+ * lie at the front of src). Returns 0, or -1 when the chunk is raw, memcpyed or malformed
+ * (the caller then does without the hint). */
+int chunk_block_span(uint8_t codec, const void *src, size_t stored, size_t raw, uint64_t off,
+                     size_t len, uint64_t *from, uint64_t *to);
+
 #endif

@@ -88,6 +88,8 @@ static int read_segment(vls_store *s, uint64_t off, uint64_t limit, fmt_segment 
                           "(%llu stored, %llu raw)", (unsigned long long)off,
                           (unsigned long long)seg->stored_size,
                           (unsigned long long)seg->raw_size);
+    /* the segment is read whole: one large read, not a fault per page of the map */
+    io_willneed(s->io, data, (size_t)seg->stored_size);
     const unsigned char *stored = io_view(s->io, data, (size_t)seg->stored_size);
     unsigned char *tmp = NULL;
     if (!stored) {
@@ -931,6 +933,11 @@ static int read_from_chunk(vls_store *s, uint64_t ci, uint64_t in, size_t n, uns
             return VLS_OK;
         }
         if (src) {
+            /* a cold map faults page by page (random-access advice); read the compressed
+             * bytes of the blocks this range needs in one request instead */
+            uint64_t from, to;
+            if (chunk_block_span(c->codec, src, c->payload, c->raw, in, n, &from, &to) == 0)
+                io_willneed(s->io, c->file_off + FMT_FRAME_HDR_SIZE + from, (size_t)(to - from));
             rc = chunk_read_range(c->codec, src, c->payload, c->raw, in, n, dst, why, sizeof why);
             if (rc == VLS_OK) {
                 *unverified = 1;
