@@ -112,7 +112,8 @@ typedef struct vls_options {
     int32_t shuffle;       /* enum vls_shuffle; default VLS_SHUFFLE_BYTE */
     int32_t typesize;      /* element size for shuffling, 1..255; default 4 (float32) */
     uint32_t block_size;   /* the Blosc block: what one random read decodes; 0 lets Blosc
-                              choose; default 512 KiB. Blosc 1 writes at least 64 KiB blocks
+                              choose; default 512 KiB; at most chunk_size (a larger value
+                              is taken as chunk_size). Blosc 1 writes at least 64 KiB blocks
                               for every codec but zstd */
     int32_t placement;     /* enum vls_placement; default VLS_PLACE_NOCROSS */
     /* per handle */

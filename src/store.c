@@ -53,8 +53,7 @@ static int check_options(const vls_options *o, char *msg, size_t cap)
     }
     if (vls_codec_name(o->codec)[0] == 'u' || o->level < 0 || o->level > 9 || o->shuffle < 0 ||
         o->shuffle > 2 || o->typesize < 1 || o->typesize > 255 || o->placement < 0 ||
-        o->placement > 2 || o->threads < 0 || o->threads > 256 ||
-        o->block_size > o->chunk_size) {
+        o->placement > 2 || o->threads < 0 || o->threads > 256) {
         snprintf(msg, cap, "option out of range (codec %d, level %d, shuffle %d, typesize %d, "
                  "placement %d, threads %d, block size %u)", o->codec, o->level, o->shuffle,
                  o->typesize, o->placement, o->threads, o->block_size);
@@ -322,7 +321,9 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
     s->writable = (flags & VLS_RDWR) != 0;
     s->opts = *opts;
 
-    fmt_header h = {FMT_VERSION, new_file_id(), opts->chunk_size, opts->block_size,
+    /* a block never exceeds its chunk: a small chunk_size caps the default block size */
+    uint32_t block = opts->block_size < opts->chunk_size ? opts->block_size : opts->chunk_size;
+    fmt_header h = {FMT_VERSION, new_file_id(), opts->chunk_size, block,
                     (uint8_t)(opts->codec == VLS_CODEC_NONE ? (int)FMT_CODEC_RAW : opts->codec),
                     (uint8_t)opts->level, (uint8_t)opts->shuffle, (uint8_t)opts->typesize,
                     (uint8_t)opts->placement};

@@ -198,7 +198,7 @@ def test_options_are_stored_in_the_file(tmp_path):
         assert s["a"] == b"x" * 100000
         assert s.cratio > 10  # 100000 equal bytes compress very well
     with SChunkStore(codec="none", random_access=True, shuffle=False) as s:
-        assert s.settings["codec"] == "none" and s.settings["block_size"] == 32768
+        assert s.settings["codec"] == "none" and s.settings["block_size"] == 65536
         assert s.settings["shuffle"] == 0
     for bad in (dict(codec="snappy"), dict(shuffle="sideways"), dict(level=-1),
                 dict(chunksize=2**31)):

@@ -84,12 +84,12 @@ class SChunkStore:
         Per-file settings, used when the file is created (an existing file keeps its own):
         chunk size in bytes (default 4 MiB; 4 KiB .. 1 GiB, smaller values are raised to
         4 KiB; the block size follows a chunk size below it), Blosc codec name (``"lz4"`` default,
-        ``"blosclz"``, ``"lz4hc"``, ``"zlib"``, ``"zstd"``, ``"none"``), level 0-9 (default 1),
+        ``"blosclz"``, ``"lz4hc"``, ``"zlib"``, ``"zstd"``, ``"none"``), level 0-9 (default 9),
         shuffle (``"byte"`` default, ``"bit"``, ``"none"``), shuffle element size (default 4),
-        Blosc block size (default 128 KiB; 0 lets Blosc choose).
+        Blosc block size, what one random get decodes (default 512 KiB; 0 lets Blosc choose).
     random_access:
-        Start from the C library's random-access defaults (32 KiB blocks: faster single gets,
-        a little less compression).
+        Start from the C library's random-access defaults (64 KiB blocks: faster single gets,
+        less compression).
     threads:
         Threads that decode the chunks of one fused_get (default 1).
     cache_size:
@@ -145,9 +145,7 @@ class SChunkStore:
             # The format's chunks are 4 KiB .. 1 GiB; the seed accepted any size, so smaller
             # requests get the smallest chunk (records may span chunks anyway).
             opts["chunk_size"] = max(MIN_CHUNK_SIZE, _nonneg("chunksize", chunksize))
-            default_block = (32 if random_access else 128) << 10
-            if blocksize is None and opts["chunk_size"] < default_block:
-                blocksize = opts["chunk_size"]
+            # (the C library caps the block at the chunk size itself)
         if alignment is not None:
             opts["placement"] = _PLACEMENTS[alignment]
         if codec is not None:
