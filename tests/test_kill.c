@@ -4,19 +4,22 @@
  * Each round forks a child that opens the store (creating it in the first round; now and then
  * compacting it in place first), then appends records of 0 B to a few MiB whose bytes are
  * derived from their id, committing every 1 to 6 records and writing the number of records
- * covered by each commit that returned to a pipe. The parent SIGKILLs the child after a random
- * delay, reads the acknowledgements, reopens the store and checks:
+ * covered by each commit that returned to a pipe. The parent SIGKILLs the child after 0 to 3
+ * acknowledgements and a random fraction of the time a commit takes, reads the
+ * acknowledgements, reopens the store and checks:
  *   - every acknowledged record is there, byte for byte (hash of the re-derived bytes);
  *   - the records present are exactly ids 0 .. m-1 with m >= the last acknowledgement: a record
  *     past it is there whole (a commit that finished before its acknowledgement was written)
  *     or not at all, never partial or wrong;
  *   - vls_verify finds nothing but, at most, the torn tail of the killed commit.
- * The next round continues from m. A shared page tells where the child was when it died
+ * The next round continues from m. (The long run reads the older records whole every 10th
+ * round, and in the others looks them all up and reads 32 of them.) A shared page tells where the child was when it died
  * (opening, compacting, putting, committing, acknowledging), for the figures.
  * Short by default (30 kills); VLS_TEST_LONG=1 runs 5000 (VLS_KILL_ROUNDS=N overrides). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,13 @@ static const char *phase_name[PH_N] = {"starting", "opening", "compacting", "put
                                        "committing", "acknowledging"};
 
 static volatile int *phase; /* shared with the child */
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
 static uint64_t gen_seed;  /* content depends on (generation, id) */
 static size_t max_len;
 
@@ -109,8 +119,11 @@ static void note_problem(void *ctx, const char *what)
     }
 }
 
-/* Checks the store after a kill; returns m, the number of records present. */
-static uint64_t check_store(const char *path, uint64_t acked, int full_verify)
+/* Checks the store after a kill; returns m, the number of records present. Records below
+ * `sample_below` (checked whole in an earlier round) are only looked up, and 32 of them read
+ * (the long run: every 10th round reads them all). */
+static uint64_t check_store(const char *path, uint64_t acked, int full_verify,
+                            uint64_t sample_below)
 {
     vls_store *s;
     int rc = vls_open(path, VLS_RDONLY, NULL, &s);
@@ -131,10 +144,18 @@ static uint64_t check_store(const char *path, uint64_t acked, int full_verify)
     unsigned char *want = malloc(max_len);
     uint64_t m = 0;
     char key[24];
+    uint64_t rs = acked * 2654435761u + 1;
     for (;; m++) {
         void *got = NULL;
         size_t len = 0;
         key_of(m, key);
+        if (m < sample_below && test_rand(&rs) % sample_below >= 32) {
+            if (vls_contains(s, key, strlen(key)) != 1) {
+                fprintf(stderr, "  record %llu: gone\n", (unsigned long long)m);
+                wrong++;
+            }
+            continue;
+        }
         rc = vls_get_alloc(s, key, strlen(key), &got, &len);
         if (rc == VLS_E_NOTFOUND)
             break;
@@ -208,7 +229,7 @@ int main(void)
     if (getenv("VLS_KILL_ROUNDS"))
         rounds = atol(getenv("VLS_KILL_ROUNDS"));
     max_len = long_run ? (4u << 20) : (3u << 20);
-    uint64_t cap_bytes = long_run ? (64u << 20) : (32u << 20); /* then a new generation */
+    uint64_t cap_bytes = 32u << 20; /* then a new generation */
     uint64_t rng = 12345;
     if (getenv("VLS_TEST_SEED"))
         rng = strtoull(getenv("VLS_TEST_SEED"), NULL, 0);
@@ -220,11 +241,12 @@ int main(void)
         int codec, placement;
         uint32_t chunk;
     } configs[] = {{VLS_CODEC_LZ4, VLS_PLACE_NOCROSS, 1u << 20},
-                   {VLS_CODEC_ZSTD, VLS_PLACE_CONTIGUOUS, 1u << 20},
+                   {VLS_CODEC_BLOSCLZ, VLS_PLACE_CONTIGUOUS, 1u << 20},
                    {VLS_CODEC_NONE, VLS_PLACE_NOCROSS, 4u << 20},
                    {VLS_CODEC_LZ4, VLS_PLACE_START, 262144}};
     long kills = 0, by_phase[PH_N] = {0}, generations = 0, exited_early = 0, compactions = 0;
-    long max_us = 40000, rounds_with_progress = 0;
+    long rounds_with_progress = 0;
+    double gap_ms = 30;
     uint64_t next = 0, acked_total = 0, records_total = 0, bytes_total = 0, acked = 0;
     vls_options o;
     for (long round = 0; round < rounds; round++) {
@@ -236,7 +258,7 @@ int main(void)
                 compactions++;
                 remove_temps(path);
                 CHECK(count_temps(path) == 0);
-                CHECK(check_store(path, next, 1) == next);
+                CHECK(check_store(path, next, 1, 0) == next);
             }
             unlink(path);
             vls_options_init(&o);
@@ -264,11 +286,23 @@ int main(void)
             _exit(0);
         }
         close(fds[1]);
-        /* a quarter of the kills come early (open, compaction, first records); the others
-         * within max_us, which doubles after a round without progress (a slow machine, or a
-         * record of several MiB that takes longer to write than the delay) */
-        uint64_t r = test_rand(&rng);
-        long us = r % 4 == 0 ? (long)(r >> 8) % 3000 : (long)(r >> 8) % max_us;
+        /* The kill comes after 0 to 3 acknowledged commits, at a random moment within the
+         * time one commit has been taking (a running average): so it lands anywhere in the
+         * open, the compaction, the puts or the commit, however fast the machine is. */
+        int want = (int)(test_rand(&rng) % 4);
+        double last = now_ms();
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        for (int got = 0; got < want;) {
+            uint64_t a;
+            if (poll(&pf, 1, 20000) <= 0 || read(fds[0], &a, sizeof a) != (ssize_t)sizeof a)
+                break; /* (a child that stalls or exits is reported below) */
+            acked = a;
+            got++;
+            double t = now_ms();
+            gap_ms = 0.8 * gap_ms + 0.2 * (t - last);
+            last = t;
+        }
+        long us = (long)(test_rand(&rng) % (uint64_t)(gap_ms * 1000 + 1));
         struct timespec ts = {us / 1000000, us % 1000000 * 1000};
         nanosleep(&ts, NULL);
         int ph = *phase;
@@ -287,14 +321,12 @@ int main(void)
         while (read(fds[0], &a, sizeof a) == (ssize_t)sizeof a)
             acked = a;
         close(fds[0]);
-        uint64_t m = check_store(path, acked, round % 5 == 4 || round == rounds - 1);
+        int all = !long_run || round % 10 == 9 || round == rounds - 1;
+        uint64_t m = check_store(path, acked,
+                                 round % (long_run ? 50 : 5) == 4 || round == rounds - 1,
+                                 all ? 0 : next);
         records_total += m - next;
-        if (m > next) {
-            max_us = 40000;
-            rounds_with_progress++;
-        } else if (max_us < 4000000) {
-            max_us *= 2;
-        }
+        rounds_with_progress += m > next;
         acked_total += acked > next ? acked - next : 0;
         for (uint64_t id = next; id < m; id++)
             bytes_total += len_of(id);
@@ -302,6 +334,11 @@ int main(void)
         acked = m; /* the next round's child starts from here */
         if (compact_first)
             compactions++;
+        if (long_run && round % 500 == 499) {
+            printf("  %ld rounds, %llu records committed, lost %ld\n", round + 1,
+                   (unsigned long long)records_total, lost);
+            fflush(stdout);
+        }
     }
     /* the final compaction removes any compaction temporary left by a kill */
     struct stat st;
@@ -309,7 +346,7 @@ int main(void)
         CHECK_OK(NULL, vls_compact_file(path, NULL));
         remove_temps(path);
         CHECK(count_temps(path) == 0);
-        CHECK(check_store(path, next, 1) == next);
+        CHECK(check_store(path, next, 1, 0) == next);
     }
 
     printf("%ld kills survived (%ld children exited early), %ld generations; killed while",
