@@ -6,7 +6,8 @@
  *  - vls_open either fails with a VLS_E_* code or gives a handle on which count, stat,
  *    iterate, size, get, get_alloc, get_many, get_many_into and verify never crash or read out
  *    of bounds (ASan), and return errors rather than bytes that disagree: get, get_alloc,
- *    get_many and get_many_into of one key give the same bytes, or an error;
+ *    get_many, get_many_into and a loader epoch give the same bytes for a key, or an error
+ *    (and an epoch that ends cleanly served every record);
  *  - a file that opens read-only also opens for writing: a record appended and committed
  *    reads back exactly, through a fresh handle;
  *  - vls_recover on any input either fails cleanly or writes a store that passes vls_verify,
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "vlstore.h"
+#include "vlstore_loader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -169,6 +171,38 @@ static void read_all(vls_store *s)
         abort();
 }
 
+/* One loader epoch over the store: every record served has the bytes vls_get gives. */
+static void load_epoch(vls_store *s, int prefetch)
+{
+    static unsigned char a[MAX_READ];
+    vls_loader_options lo;
+    vls_loader_options_init(&lo);
+    lo.batch_size = 7;
+    lo.read_size = 2;
+    lo.prefetch = prefetch;
+    vls_loader *ld;
+    int rc = vls_loader_open_stores(&s, 1, &lo, &ld);
+    if (rc != VLS_OK) {
+        if (!known_error(rc))
+            abort();
+        return;
+    }
+    const vls_record *recs;
+    size_t n, got;
+    uint64_t served = 0;
+    while ((rc = vls_loader_next(ld, &recs, &n)) == 1) {
+        for (size_t k = 0; k < n; k++, served++) {
+            if (recs[k].len <= MAX_READ &&
+                vls_get(s, recs[k].key, recs[k].klen, a, sizeof a, &got) == VLS_OK &&
+                (got != recs[k].len || memcmp(a, recs[k].data, got) != 0))
+                abort();
+        }
+    }
+    if ((rc < 0 && !known_error(rc)) || (rc == 0 && served != vls_count(s)))
+        abort();
+    vls_loader_close(ld);
+}
+
 /* A store that opens takes an append: the new record reads back through a fresh handle. */
 static void append_one(void)
 {
@@ -232,6 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vls_stat st;
         vls_stat_get(s, &st);
         read_all(s);
+        load_epoch(s, (variant & 8) != 0);
         vls_close(s);
         /* a writer holds two chunks in memory: skip the (valid) 1 GiB chunk settings */
         if (st.options.chunk_size <= (16u << 20))
