@@ -192,6 +192,11 @@ extern const bench_engine_ops bench_engine_vlstore, bench_engine_vlstore_lz4,
     bench_engine_vlstore_ra;
 #endif
 
+/* The block size to hand Blosc so that the block it writes is b->block_size, as vlstore does
+ * (src/chunk.c): Blosc 1 multiplies a forced block size by the typesize for every compressor
+ * but zstd. Every Blosc engine uses it, so "the same settings" means the same written block. */
+size_t bench_blosc_request(const bench_blosc *b);
+
 /* vlstore's defaults (vls_options_init): the Blosc settings and the cache size, or the values
  * documented in vlstore.h when built without vlstore. */
 void bench_defaults(bench_blosc *b, uint64_t *cache_bytes);

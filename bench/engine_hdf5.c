@@ -93,7 +93,7 @@ static int h5_global(bench_engine *e)
 
 static void h5_blosc_globals(const bench_engine *e)
 {
-    blosc_set_blocksize(e->cfg->blosc.block_size);
+    blosc_set_blocksize(bench_blosc_request(&e->cfg->blosc));
     blosc_set_nthreads(e->cfg->threads);
 }
 

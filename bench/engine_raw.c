@@ -294,7 +294,7 @@ static int rawb_write(bench_engine *e, const bench_workload *w)
         if (flush) {
             int cs = blosc_compress_ctx(bl->level, bl->shuffle, (size_t)bl->typesize, used,
                                         r->dbuf, r->cbuf, used + BLOSC_MAX_OVERHEAD, cname,
-                                        bl->block_size, e->cfg->threads);
+                                        bench_blosc_request(bl), e->cfg->threads);
             if (cs <= 0) {
                 close(fd);
                 return bench_fail(e, "blosc_compress_ctx chunk %zu (%zu bytes): returned %d",

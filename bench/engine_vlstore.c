@@ -30,11 +30,11 @@ void bench_defaults(bench_blosc *b, uint64_t *cache_bytes)
 {
     *cache_bytes = 64u << 20;
     b->chunk_size = 4u << 20;
-    b->codec = BLOSC_ZSTD;
-    b->level = 1;
+    b->codec = BLOSC_LZ4;
+    b->level = 9;
     b->shuffle = BLOSC_SHUFFLE;
     b->typesize = 4;
-    b->block_size = 64u << 10;
+    b->block_size = 512u << 10;
 }
 
 #else

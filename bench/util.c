@@ -3,6 +3,8 @@
  */
 #include "bench.h"
 
+#include <blosc.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -222,4 +224,11 @@ void *sink_dest_idx(bench_scan_sink *s, size_t first, size_t count)
         s->seen[i] = 1;
     }
     return s->out + s->w->off[first];
+}
+
+size_t bench_blosc_request(const bench_blosc *b)
+{
+    if (b->codec != BLOSC_ZSTD && b->typesize > 1 && b->typesize <= 16)
+        return b->block_size / (size_t)b->typesize;
+    return b->block_size;
 }
