@@ -29,7 +29,7 @@
 #define SCAN_BLOCK (1u << 20)      /* bytes read at a time by the scan */
 #define KEYS_LISTED 20             /* lost records named one by one in the report */
 #define REPORT_MAX 200             /* sentences before the report says "and more" */
-#define BIG_RECORD (64u << 20)     /* records above this are checked, then copied, in pieces */
+#define BIG_RECORD (16u << 20)     /* records above this are checked, then copied, in pieces */
 #define RECOVER_CACHE (64u << 20)  /* decoded chunks kept while records are read */
 
 typedef struct {

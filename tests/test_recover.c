@@ -16,7 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <errno.h>
+
 #include "format.h"
+#include "io.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -73,6 +76,7 @@ static void load(const char *path)
 
 static void write_file(const char *path, const unsigned char *data, size_t len)
 {
+    unlink(path); /* a new file: ext4 flushes one truncated and rewritten at close */
     FILE *f = fopen(path, "wb");
     if (len)
         fwrite(data, 1, len, f);
@@ -394,6 +398,129 @@ static void older_full_case(const char *path, const char *out)
     unlink(out);
 }
 
+/* The other paths: a record bigger than recover's buffer (checked, then copied, in pieces),
+ * intact and damaged; binary keys in the report; more findings than the report lists; a
+ * segment whose header verifies but whose sizes are absurd; a newer format version; bad
+ * arguments; the new store failing to write (no space): an error, and no OUT left. */
+static void other_paths(const char *path, const char *bad, const char *out)
+{
+    vls_options o;
+    vls_options_init(&o);
+    o.codec = VLS_CODEC_LZ4;
+    vls_store *s;
+    vls_recover_stats st;
+    size_t big = (size_t)17 << 20; /* just above recover's 16 MiB buffer */
+    unsigned char *buf = malloc(big), *got;
+    size_t len;
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE | VLS_TRUNCATE | VLS_NOSYNC, &o, &s));
+    test_fill(buf, big, 77, 1);
+    CHECK_OK(s, vls_put_str(s, "big-intact", buf, big, 0));
+    test_fill(buf, big, 78, 1);
+    CHECK_OK(s, vls_put_str(s, "big-damaged", buf, big, 0));
+    static const unsigned char binkey[] = {'b', 0, 0xff, '"', '\\'};
+    CHECK_OK(s, vls_put(s, binkey, sizeof binkey, "v", 1, 0));
+    CHECK_OK(s, vls_close(s));
+    load(path);
+    locate();
+    /* damage the first chunk of big-damaged (frames: 5 of big-intact, then its own) */
+    CHECK(nframes >= 10);
+    if (nframes >= 10)
+        orig[frames[6] + FMT_FRAME_HDR_SIZE + 100] ^= 0x01;
+    /* and the tiny last chunk holding the binary key */
+    orig[frames[nframes - 1] + FMT_FRAME_HDR_SIZE] ^= 0x01;
+    write_file(bad, orig, orig_len);
+    report_len = 0;
+    unlink(out);
+    CHECK_OK(NULL, vls_recover(bad, out, collect, NULL, &st));
+    CHECK(st.records == 1 && st.records_lost == 2);
+    CHECK(strstr(report, "\"big-damaged\"") != NULL);
+    CHECK(strstr(report, "\"b\\x00\\xff\\x22\\x5c\"") != NULL);
+    CHECK_OK(NULL, vls_open(out, VLS_RDONLY, NULL, &s));
+    CHECK_OK(s, vls_get_alloc(s, "big-intact", 10, (void **)&got, &len));
+    test_fill(buf, big, 77, 1);
+    CHECK(len == big && memcmp(got, buf, big) == 0);
+    vls_free(got);
+    vls_close(s);
+
+    /* the new store cannot be written: for every N, the Nth write or sync fails */
+    o.codec = VLS_CODEC_LZ4;
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE | VLS_TRUNCATE | VLS_NOSYNC, &o, &s));
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(s, vls_put_str(s, i ? "some" : "more", "bytes", 5, 0));
+    CHECK_OK(s, vls_close(s));
+    long cases = 0;
+    for (long nth = 1; nth < 1000; nth++) {
+        unlink(out);
+        io_fault_set(nth, ENOSPC, 0, 0);
+        int rc = vls_recover(path, out, NULL, NULL, &st);
+        long calls = io_fault_calls();
+        io_fault_set(0, 0, 0, 0);
+        cases++;
+        if (rc == VLS_OK && calls < nth)
+            break;
+        if (rc == VLS_OK) /* only a directory sync or a clean-up failed */
+            continue;
+        CHECK(rc == VLS_E_NOSPC || rc == VLS_E_IO);
+        CHECK(vls_errmsg(NULL)[0] != 0);
+        CHECK(access(out, F_OK) != 0); /* no half-written OUT */
+    }
+    CHECK(cases > 3);
+
+    /* more than 200 findings: the report says the rest are not listed */
+    o.codec = VLS_CODEC_NONE;
+    o.placement = VLS_PLACE_START;
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE | VLS_TRUNCATE | VLS_NOSYNC, &o, &s));
+    for (int i = 0; i < 250; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_OK(s, vls_put_str(s, key, "0123456789", 10, 0));
+    }
+    CHECK_OK(s, vls_close(s));
+    load(path);
+    locate();
+    for (size_t k = 0; k < nframes; k++)
+        orig[frames[k] + FMT_FRAME_HDR_SIZE] ^= 0x01;
+    write_file(bad, orig, orig_len);
+    report_len = 0;
+    unlink(out);
+    CHECK_OK(NULL, vls_recover(bad, out, collect, NULL, &st));
+    CHECK(st.records_lost == 250 && st.chunks_damaged == 250);
+    CHECK(strstr(report, "further findings are not listed") != NULL);
+    CHECK(strstr(report, "250 records lost in all") == NULL); /* beyond the listed ones */
+
+    /* a segment whose header checksum is right but whose sizes are not */
+    load(path);
+    locate();
+    CHECK(nsegs == 1);
+    fmt_segment h = segs[0].h;
+    h.raw_size = h.stored_size + 1; /* uncompressed: the two must be equal */
+    fmt_segment_encode(&h, orig + segs[0].off);
+    write_file(bad, orig, orig_len);
+    unlink(out);
+    CHECK_OK(NULL, vls_recover(bad, out, NULL, NULL, &st));
+    CHECK(st.segments_lost == 1 && st.records == 0 && st.lost > 0);
+
+    /* a newer format (the header's checksum is right): not ours to salvage */
+    fmt_header fh;
+    char msg[200];
+    load(path);
+    CHECK(fmt_header_decode(orig, &fh, msg, sizeof msg) == VLS_OK);
+    fh.version = 2;
+    fmt_header_encode(&fh, orig);
+    write_file(bad, orig, orig_len);
+    unlink(out);
+    CHECK_RC(NULL, vls_recover(bad, out, NULL, NULL, &st), VLS_E_VERSION);
+    CHECK(access(out, F_OK) != 0);
+
+    /* arguments */
+    CHECK_RC(NULL, vls_recover(NULL, out, NULL, NULL, NULL), VLS_E_INVAL);
+    CHECK_RC(NULL, vls_recover(bad, NULL, NULL, NULL, NULL), VLS_E_INVAL);
+    unlink(bad);
+    CHECK_RC(NULL, vls_recover(bad, out, NULL, NULL, NULL), VLS_E_NOTFOUND);
+    free(buf);
+    unlink(out);
+}
+
 /* Random flips: whatever recover writes is a version that was put under that key, and every
  * record the normal reader returns intact is among what recover salvages. */
 static void flip_property(const char *bad, const char *out, int every)
@@ -464,6 +591,7 @@ int main(void)
         flip_property(bad, out, every);
     }
     older_full_case(path, out);
+    other_paths(path, bad, out);
     unlink(path);
     unlink(bad);
     unlink(out);
