@@ -118,9 +118,12 @@ static int probe(const char *path)
         while ((rc = vls_loader_next(ld, &recs, &n)) == 1) {
             for (size_t k = 0; k < n; k++) {
                 int i = -1;
-                if (recs[k].klen >= 2 && recs[k].klen < 8 && ((const char *)recs[k].key)[0] == 'r')
-                    i = atoi((const char *)recs[k].key + 1) % NREC; /* "r<i>", not terminated */
-                char name[16];
+                char key[8] = {0}, name[16];
+                if (recs[k].klen >= 2 && recs[k].klen < sizeof key) {
+                    memcpy(key, recs[k].key, recs[k].klen); /* keys are not terminated */
+                    if (key[0] == 'r')
+                        i = atoi(key + 1) % NREC;
+                }
                 snprintf(name, sizeof name, "r%d", i);
                 if (i < 0 || strlen(name) != recs[k].klen ||
                     memcmp(name, recs[k].key, recs[k].klen) != 0) {
