@@ -206,19 +206,29 @@ static int rawp_get(bench_engine *e, const bench_workload *w, size_t idx, void *
     return 0;
 }
 
-static int rawp_batch(bench_engine *e, const bench_workload *w, const size_t *idx, size_t n,
-                      bench_batch *b)
+typedef int (*raw_get_fn)(bench_engine *e, const bench_workload *w, size_t idx, void *buf,
+                          size_t cap, size_t *len);
+
+/* The limits have no batch read of their own: a batch is its gets, back to back in b. */
+static int batch_of_gets(bench_engine *e, const bench_workload *w, const size_t *idx, size_t n,
+                         bench_batch *b, raw_get_fn get)
 {
     uint64_t at = 0;
     for (size_t k = 0; k < n; k++) {
         size_t got;
-        if (rawp_get(e, w, idx[k], b->dst + at, b->cap - at, &got) != 0)
+        if (get(e, w, idx[k], b->dst + at, b->cap - at, &got) != 0)
             return -1;
         b->off[k] = at;
         b->len[k] = got;
         at += got;
     }
     return 0;
+}
+
+static int rawp_batch(bench_engine *e, const bench_workload *w, const size_t *idx, size_t n,
+                      bench_batch *b)
+{
+    return batch_of_gets(e, w, idx, n, b, rawp_get);
 }
 
 const bench_engine_ops bench_engine_raw_pread = {
@@ -376,16 +386,7 @@ static int rawb_get(bench_engine *e, const bench_workload *w, size_t idx, void *
 static int rawb_batch(bench_engine *e, const bench_workload *w, const size_t *idx, size_t n,
                       bench_batch *b)
 {
-    uint64_t at = 0;
-    for (size_t k = 0; k < n; k++) {
-        size_t got;
-        if (rawb_get(e, w, idx[k], b->dst + at, b->cap - at, &got) != 0)
-            return -1;
-        b->off[k] = at;
-        b->len[k] = got;
-        at += got;
-    }
-    return 0;
+    return batch_of_gets(e, w, idx, n, b, rawb_get);
 }
 
 const bench_engine_ops bench_engine_raw_blosc = {
