@@ -699,6 +699,17 @@ static void push(ld_unit **head, ld_unit **tail, ld_unit *un)
     *tail = un;
 }
 
+/* Adds a finished read to the counters vls_loader_info reports. The prefetch thread calls
+ * it under ld->mu; the inline path has no other thread. */
+static void count_read(vls_loader *ld, const ld_unit *un)
+{
+    if (un->rc != VLS_OK)
+        return;
+    ld->reads_done++;
+    for (uint64_t p = 0; p < ld->unit_start[un->u + 1] - ld->unit_start[un->u]; p++)
+        ld->bytes_read += un->recs[p].len;
+}
+
 static void *prefetch_main(void *arg)
 {
     vls_loader *ld = arg;
@@ -722,11 +733,7 @@ static void *prefetch_main(void *arg)
             pthread_cond_broadcast(&ld->cv);
             break;
         }
-        if (un->rc == VLS_OK) {
-            ld->reads_done++;
-            for (uint64_t p = 0; p < ld->unit_start[u + 1] - ld->unit_start[u]; p++)
-                ld->bytes_read += un->recs[p].len;
-        }
+        count_read(ld, un);
         push(&ld->ready_head, &ld->ready_tail, un);
         pthread_cond_broadcast(&ld->cv);
     }
@@ -967,11 +974,7 @@ static ld_unit *get_unit(vls_loader *ld, uint64_t u)
         uint64_t t0 = now_ns();
         read_unit(ld, un);
         ld->wait_ns += now_ns() - t0;
-        if (un->rc == VLS_OK) {
-            ld->reads_done++;
-            for (uint64_t p = 0; p < ld->unit_start[u + 1] - ld->unit_start[u]; p++)
-                ld->bytes_read += un->recs[p].len;
-        }
+        count_read(ld, un);
         ld->next_read = u + 1;
         return un;
     }
