@@ -1488,18 +1488,17 @@ static PyObject *Loader_next(LoaderObject *self, PyObject *unused)
     return Py_BuildValue("(NN)", buf, lst);
 }
 
-static PyObject *Loader_start_epoch(LoaderObject *self, PyObject *arg)
+/* Restarts the loader at the beginning of `epoch` (pos NULL) or at a saved position, without
+ * the GIL (a restart joins the prefetch thread and may start reading). */
+static PyObject *loader_restart(LoaderObject *self, uint64_t epoch, const vls_loader_position *pos)
 {
-    unsigned long long e = PyLong_AsUnsignedLongLong(arg);
-    if (e == (unsigned long long)-1 && PyErr_Occurred())
-        return NULL;
     if (loader_check(self) < 0)
         return NULL;
     int rc;
     char msg[512] = "";
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
-    rc = vls_loader_start_epoch(self->ld, e);
+    rc = pos ? vls_loader_seek(self->ld, pos) : vls_loader_start_epoch(self->ld, epoch);
     if (rc != VLS_OK)
         snprintf(msg, sizeof msg, "%s", vls_loader_errmsg(self->ld));
     Py_END_ALLOW_THREADS
@@ -1507,6 +1506,14 @@ static PyObject *Loader_start_epoch(LoaderObject *self, PyObject *arg)
     if (rc != VLS_OK)
         return raise_code(rc, msg);
     Py_RETURN_NONE;
+}
+
+static PyObject *Loader_start_epoch(LoaderObject *self, PyObject *arg)
+{
+    unsigned long long e = PyLong_AsUnsignedLongLong(arg);
+    if (e == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    return loader_restart(self, e, NULL);
 }
 
 static PyObject *Loader_tell(LoaderObject *self, PyObject *unused)
@@ -1526,21 +1533,8 @@ static PyObject *Loader_seek(LoaderObject *self, PyObject *args)
     unsigned long long e, b, fp;
     if (!PyArg_ParseTuple(args, "KKK", &e, &b, &fp))
         return NULL;
-    if (loader_check(self) < 0)
-        return NULL;
     vls_loader_position p = {e, b, fp};
-    int rc;
-    char msg[512] = "";
-    self->busy++;
-    Py_BEGIN_ALLOW_THREADS
-    rc = vls_loader_seek(self->ld, &p);
-    if (rc != VLS_OK)
-        snprintf(msg, sizeof msg, "%s", vls_loader_errmsg(self->ld));
-    Py_END_ALLOW_THREADS
-    self->busy--;
-    if (rc != VLS_OK)
-        return raise_code(rc, msg);
-    Py_RETURN_NONE;
+    return loader_restart(self, e, &p);
 }
 
 static PyObject *Loader_info(LoaderObject *self, PyObject *unused)
