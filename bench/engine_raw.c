@@ -215,7 +215,7 @@ static int batch_of_gets(bench_engine *e, const bench_workload *w, const size_t 
 {
     uint64_t at = 0;
     for (size_t k = 0; k < n; k++) {
-        size_t got;
+        size_t got = 0;
         if (get(e, w, idx[k], b->dst + at, b->cap - at, &got) != 0)
             return -1;
         b->off[k] = at;

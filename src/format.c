@@ -2,7 +2,7 @@
  * bytes before it, so a torn or flipped header is told apart from a valid one. */
 #include <stdio.h>
 #include <string.h>
-#include <xxhash.h>
+#include "xxh.h"
 
 #include "format.h"
 #include "util.h"

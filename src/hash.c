@@ -1,5 +1,5 @@
 /* hash.c — the record hashes (libxxhash). */
-#include <xxhash.h>
+#include "xxh.h"
 
 #include "vlstore.h"
 

@@ -5,7 +5,7 @@
 #define VLS_STORE_H
 
 #include <pthread.h>
-#include <xxhash.h>
+#include "xxh.h"
 
 #include "cache.h"
 #include "chunk.h"
