@@ -19,9 +19,9 @@
  * Same seed and epoch give the same order on every machine; a different epoch gives a
  * different order. With shuffle off, records come in storage order.
  *
- * Threads : a loader is used by one thread at a time. With prefetch on it owns one
- * background thread that reads and decompresses the next read while the caller consumes
- * the current one. The stores it reads must not be changed while the loader is open
+ * Threads : a loader is used by one thread at a time. With prefetch on it owns `threads`
+ * background threads, each reading and decompressing a whole read, so the next `threads`
+ * reads are under way while the caller consumes the current one. The stores it reads must not be changed while the loader is open
  * (readers in other handles and processes are fine).
  */
 #ifndef VLSTORE_LOADER_H
@@ -51,8 +51,10 @@ typedef struct vls_loader_options {
     int32_t prefetch;     /* 1: read ahead on a background thread (default); 0: read inline */
     uint32_t rank;        /* this process's share: rank of world; default 0 of 1 */
     uint32_t world;
-    int32_t threads;      /* decode threads per read when the loader opens the files itself;
-                             default 1 (stores passed in keep their own setting) */
+    int32_t threads;      /* reads decoded at once: prefetch on, that many background
+                             readers, each decoding its own read; prefetch off, the chunks
+                             of an inline read shared out over that many threads. 1..256,
+                             default 1 */
     uint32_t reserved0;
     uint64_t seed;        /* default 0 */
     uint64_t epoch;       /* the epoch the loader starts in; default 0 */
@@ -77,8 +79,8 @@ typedef struct vls_record {
 } vls_record;
 
 /*! vls_loader_open() :
- *  Opens a loader over the stores paths[0..n), opened read-only by the loader (with
- *  opts->threads decode threads each) and closed by vls_loader_close().
+ *  Opens a loader over the stores paths[0..n), opened read-only by the loader and closed by
+ *  vls_loader_close().
  *  vls_loader_open_stores() : the same over stores the caller opened; they must stay open
  *  and unchanged until vls_loader_close().
  *  Cost : one pass over each store's index (about 0.1 s per million records); no data read.

@@ -20,7 +20,6 @@
 #include "vlstore_loader.h"
 
 #define REC_ALIGN 16 /* a record read from a writer's open chunk starts 16-aligned */
-#define PREFETCH_AHEAD 1 /* units read ahead of the one being served */
 
 typedef struct {
     uint64_t len;
@@ -57,6 +56,26 @@ typedef struct ld_unit {
     struct ld_unit *next;
 } ld_unit;
 
+struct vls_loader;
+
+/* A reading thread and its scratch for one read. With prefetch on there are `threads`
+ * readers, each reading and decoding whole units on its own thread, so no thread waits for
+ * another's chunks; with prefetch off, one reader on the caller's thread, whose chunks are
+ * decoded on the pool. */
+typedef struct ld_reader {
+    struct vls_loader *ld;
+    pthread_t thread;
+    int running;
+    uint64_t *order; /* record numbers in storage order */
+    vls_key *rkeys;
+    void **rbufs;
+    size_t *rcaps;
+    vls_span *rspans;
+    size_t scratch_cap;
+    ld_task *tasks;
+    uint64_t ntasks, tasks_cap;
+} ld_reader;
+
 struct vls_loader {
     vls_loader_options o;
     vls_store **stores;
@@ -71,7 +90,7 @@ struct vls_loader {
     uint64_t ngroups;
     uint64_t **chunk_start; /* per file: decoded offset of each chunk, [nchunks] = the end */
     uint64_t *nchunks;      /* per file */
-    vls_pool *pool;         /* decode threads (NULL: decode on the reading thread) */
+    vls_pool *pool;         /* decode threads of an inline read (NULL: prefetch on, or 1 thread) */
     uint64_t data_fingerprint; /* keys and lengths, in order */
 
     /* the current epoch's plan for this rank */
@@ -92,27 +111,18 @@ struct vls_loader {
     int failed;
     char msg[512];
 
-    /* reading: the prefetch thread or the caller, never both */
+    /* reading: the prefetch threads or the caller, never both */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    pthread_t thread;
-    int thread_on, stop;
+    ld_reader *readers;   /* [nreaders] */
+    int nreaders;
+    int threads_on, stop; /* threads_on: reader threads running */
     uint64_t next_read;   /* next unit to read */
     uint64_t want;        /* the unit the caller needs now */
-    ld_unit *ready_head, *ready_tail;
+    ld_unit *ready_head, *ready_tail; /* finished reads, in the order they finished */
     ld_unit *free_list;
-    int prefetch_rc;      /* the prefetch thread could not even allocate a unit */
+    int prefetch_rc;      /* a prefetch thread could not even allocate a unit */
     uint64_t bytes_read, reads_done, wait_ns;
-
-    /* scratch for one read */
-    uint64_t *order;
-    vls_key *rkeys;
-    void **rbufs;
-    size_t *rcaps;
-    vls_span *rspans;
-    size_t scratch_cap;
-    ld_task *tasks;
-    uint64_t ntasks, tasks_cap;
 };
 
 static _Thread_local char open_msg[512];
@@ -396,31 +406,31 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int reserve_scratch(vls_loader *ld, size_t n)
+static int reserve_scratch(ld_reader *rd, size_t n)
 {
-    if (n <= ld->scratch_cap)
+    if (n <= rd->scratch_cap)
         return VLS_OK;
-    size_t c = ld->scratch_cap ? ld->scratch_cap : 256;
+    size_t c = rd->scratch_cap ? rd->scratch_cap : 256;
     while (c < n)
         c *= 2;
-    uint64_t *order = realloc(ld->order, c * sizeof *order);
+    uint64_t *order = realloc(rd->order, c * sizeof *order);
     if (order)
-        ld->order = order;
-    vls_key *k = realloc(ld->rkeys, c * sizeof *k);
+        rd->order = order;
+    vls_key *k = realloc(rd->rkeys, c * sizeof *k);
     if (k)
-        ld->rkeys = k;
-    void **b = realloc(ld->rbufs, c * sizeof *b);
+        rd->rkeys = k;
+    void **b = realloc(rd->rbufs, c * sizeof *b);
     if (b)
-        ld->rbufs = b;
-    size_t *cp = realloc(ld->rcaps, c * sizeof *cp);
+        rd->rbufs = b;
+    size_t *cp = realloc(rd->rcaps, c * sizeof *cp);
     if (cp)
-        ld->rcaps = cp;
-    vls_span *sp = realloc(ld->rspans, c * sizeof *sp);
+        rd->rcaps = cp;
+    vls_span *sp = realloc(rd->rspans, c * sizeof *sp);
     if (sp)
-        ld->rspans = sp;
+        rd->rspans = sp;
     if (!order || !k || !b || !cp || !sp)
         return VLS_E_NOMEM;
-    ld->scratch_cap = c;
+    rd->scratch_cap = c;
     return VLS_OK;
 }
 
@@ -463,17 +473,17 @@ static int unit_fail(ld_unit *un, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int add_task(vls_loader *ld, uint32_t file, uint64_t chunk)
+static int add_task(ld_reader *rd, uint32_t file, uint64_t chunk)
 {
-    if (ld->ntasks == ld->tasks_cap) {
-        uint64_t nc = ld->tasks_cap ? ld->tasks_cap * 2 : 64;
-        ld_task *t = realloc(ld->tasks, nc * sizeof *t);
+    if (rd->ntasks == rd->tasks_cap) {
+        uint64_t nc = rd->tasks_cap ? rd->tasks_cap * 2 : 64;
+        ld_task *t = realloc(rd->tasks, nc * sizeof *t);
         if (!t)
             return VLS_E_NOMEM;
-        ld->tasks = t;
-        ld->tasks_cap = nc;
+        rd->tasks = t;
+        rd->tasks_cap = nc;
     }
-    ld_task *t = &ld->tasks[ld->ntasks++];
+    ld_task *t = &rd->tasks[rd->ntasks++];
     t->file = file;
     t->chunk = chunk;
     t->dst = NULL;
@@ -484,8 +494,9 @@ static int add_task(vls_loader *ld, uint32_t file, uint64_t chunk)
 
 static void run_task(void *arg, size_t i)
 {
-    vls_loader *ld = arg;
-    ld_task *t = &ld->tasks[i];
+    ld_reader *rd = arg;
+    const vls_loader *ld = rd->ld;
+    ld_task *t = &rd->tasks[i];
     vls_store *s = ld->stores[t->file];
     uint64_t want = ld->chunk_start[t->file][t->chunk + 1] - ld->chunk_start[t->file][t->chunk];
     size_t got = 0;
@@ -513,13 +524,14 @@ static uint64_t last_chunk_of(const vls_loader *ld, const ld_rec *r)
  * offset in its chunk and keeps the alignment it was written with. Records still in a
  * writer's open chunk are read with vls_get_many_into. Then un->recs is laid out in serving
  * order. */
-static int read_unit(vls_loader *ld, ld_unit *un)
+static int read_unit(ld_reader *rd, ld_unit *un)
 {
+    vls_loader *ld = rd->ld;
     uint64_t first = ld->unit_start[un->u], count = ld->unit_start[un->u + 1] - first;
     const uint64_t *seq = ld->seq + first;
     un->rc = 0;
     un->msg[0] = 0;
-    if (reserve_scratch(ld, count) != VLS_OK)
+    if (reserve_scratch(rd, count) != VLS_OK)
         return unit_fail(un, VLS_E_NOMEM, "no memory to read %llu records",
                          (unsigned long long)count);
     if (count > un->rcap) {
@@ -530,12 +542,12 @@ static int read_unit(vls_loader *ld, ld_unit *un)
         un->recs = nr;
         un->rcap = count;
     }
-    uint64_t *order = ld->order; /* record numbers in storage order (file, then position) */
+    uint64_t *order = rd->order; /* record numbers in storage order (file, then position) */
     memcpy(order, seq, count * sizeof *order);
     qsort(order, count, sizeof *order, cmp_u64);
 
     /* the chunks to decode, in order, each once; and the bytes of open-chunk records */
-    ld->ntasks = 0;
+    rd->ntasks = 0;
     uint64_t total = 0, npending = 0;
     for (uint64_t i = 0; i < count; i++) {
         const ld_rec *r = &ld->rec[order[i]];
@@ -546,11 +558,11 @@ static int read_unit(vls_loader *ld, ld_unit *un)
         }
         uint64_t last = last_chunk_of(ld, r);
         for (uint64_t c = r->chunk; c <= last; c++) {
-            const ld_task *prev = ld->ntasks ? &ld->tasks[ld->ntasks - 1] : NULL;
+            const ld_task *prev = rd->ntasks ? &rd->tasks[rd->ntasks - 1] : NULL;
             if (prev && prev->file == r->file && prev->chunk >= c)
                 continue; /* already listed (records of one chunk come together) */
             int run = prev && prev->file == r->file && prev->chunk + 1 == c;
-            if (add_task(ld, r->file, c) != VLS_OK)
+            if (add_task(rd, r->file, c) != VLS_OK)
                 return unit_fail(un, VLS_E_NOMEM, "no memory to plan a read");
             const uint64_t *cs = ld->chunk_start[r->file];
             total += (run ? 0 : 64) + cs[c + 1] - cs[c]; /* a new run starts 64-aligned */
@@ -573,36 +585,36 @@ static int read_unit(vls_loader *ld, ld_unit *un)
     }
     /* place the chunks: a run of consecutive chunks of one file lies back to back */
     uint64_t off = 0;
-    for (uint64_t t = 0; t < ld->ntasks; t++) {
-        ld_task *tk = &ld->tasks[t];
-        const ld_task *prev = t ? &ld->tasks[t - 1] : NULL;
+    for (uint64_t t = 0; t < rd->ntasks; t++) {
+        ld_task *tk = &rd->tasks[t];
+        const ld_task *prev = t ? &rd->tasks[t - 1] : NULL;
         const uint64_t *cs = ld->chunk_start[tk->file];
         if (!(prev && prev->file == tk->file && prev->chunk + 1 == tk->chunk))
             off = (off + 63) & ~(uint64_t)63;
         tk->dst = un->buf + off;
         off += cs[tk->chunk + 1] - cs[tk->chunk];
     }
-    pool_run(ld->pool, (size_t)ld->ntasks, run_task, ld);
-    for (uint64_t t = 0; t < ld->ntasks; t++)
-        if (ld->tasks[t].rc != VLS_OK)
-            return unit_fail(un, ld->tasks[t].rc, "file %u, chunk %llu: %s", ld->tasks[t].file,
-                             (unsigned long long)ld->tasks[t].chunk, ld->tasks[t].msg);
+    pool_run(ld->pool, (size_t)rd->ntasks, run_task, rd);
+    for (uint64_t t = 0; t < rd->ntasks; t++)
+        if (rd->tasks[t].rc != VLS_OK)
+            return unit_fail(un, rd->tasks[t].rc, "file %u, chunk %llu: %s", rd->tasks[t].file,
+                             (unsigned long long)rd->tasks[t].chunk, rd->tasks[t].msg);
 
     /* each record's bytes: found through the task that decoded its first chunk */
     uint64_t t = 0;
     for (uint64_t i = 0; i < count; i++) {
         const ld_rec *r = &ld->rec[order[i]];
         if (r->chunk == UINT64_MAX) {
-            ld->rkeys[i].data = ld->keys + r->key_off;
-            ld->rkeys[i].len = r->klen;
-            ld->rbufs[i] = un->buf + off;
-            ld->rcaps[i] = (size_t)r->len;
+            rd->rkeys[i].data = ld->keys + r->key_off;
+            rd->rkeys[i].len = r->klen;
+            rd->rbufs[i] = un->buf + off;
+            rd->rcaps[i] = (size_t)r->len;
             off += align_up(r->len);
             continue;
         }
-        while (ld->tasks[t].file != r->file || ld->tasks[t].chunk != r->chunk)
+        while (rd->tasks[t].file != r->file || rd->tasks[t].chunk != r->chunk)
             t++; /* tasks and records are both in storage order */
-        ld->rbufs[i] = ld->tasks[t].dst + r->coff;
+        rd->rbufs[i] = rd->tasks[t].dst + r->coff;
     }
     /* open-chunk records (a writer's own store handle), file by file */
     for (uint64_t i = 0; npending && i < count;) {
@@ -616,12 +628,12 @@ static int read_unit(vls_loader *ld, ld_unit *un)
                ld->rec[order[j]].file == r->file)
             j++;
         vls_store *s = ld->stores[r->file];
-        int rc = vls_get_many_into(s, (size_t)(j - i), ld->rkeys + i, ld->rbufs + i,
-                                   ld->rcaps + i, ld->rspans + i);
+        int rc = vls_get_many_into(s, (size_t)(j - i), rd->rkeys + i, rd->rbufs + i,
+                                   rd->rcaps + i, rd->rspans + i);
         if (rc != VLS_OK) {
             for (uint64_t k = i; k < j; k++) {
                 const ld_rec *rk = &ld->rec[order[k]];
-                int st = ld->rspans[k].status;
+                int st = rd->rspans[k].status;
                 if (st == VLS_OK)
                     continue;
                 const char *why = st == VLS_E_NOTFOUND ? "the record is gone (the store was "
@@ -652,7 +664,7 @@ static int read_unit(vls_loader *ld, ld_unit *un)
         }
         const ld_rec *rr = &ld->rec[want];
         vls_record *out = &un->recs[p];
-        out->data = ld->rbufs[lo];
+        out->data = rd->rbufs[lo];
         out->len = rr->len;
         out->key = ld->keys + rr->key_off;
         out->klen = rr->klen;
@@ -710,13 +722,17 @@ static void count_read(vls_loader *ld, const ld_unit *un)
         ld->bytes_read += un->recs[p].len;
 }
 
+/* A prefetch thread: claims the next unit to read, while fewer than nreaders units past the
+ * one the caller wants are claimed (so each reader has one to work on), reads it and adds
+ * it to the ready list. */
 static void *prefetch_main(void *arg)
 {
-    vls_loader *ld = arg;
+    ld_reader *rd = arg;
+    vls_loader *ld = rd->ld;
     pthread_mutex_lock(&ld->mu);
     for (;;) {
         while (!ld->stop && (ld->next_read >= ld->nunits ||
-                             ld->next_read > ld->want + PREFETCH_AHEAD))
+                             ld->next_read > ld->want + (uint64_t)ld->nreaders))
             pthread_cond_wait(&ld->cv, &ld->mu);
         if (ld->stop)
             break;
@@ -725,7 +741,7 @@ static void *prefetch_main(void *arg)
         pthread_mutex_unlock(&ld->mu);
         if (un) {
             un->u = u;
-            read_unit(ld, un);
+            read_unit(rd, un);
         }
         pthread_mutex_lock(&ld->mu);
         if (!un) { /* no memory for the unit itself */
@@ -743,14 +759,18 @@ static void *prefetch_main(void *arg)
 
 static void stop_prefetch(vls_loader *ld)
 {
-    if (!ld->thread_on)
+    if (!ld->threads_on)
         return;
     pthread_mutex_lock(&ld->mu);
     ld->stop = 1;
     pthread_cond_broadcast(&ld->cv);
     pthread_mutex_unlock(&ld->mu);
-    pthread_join(ld->thread, NULL);
-    ld->thread_on = 0;
+    for (int i = 0; i < ld->nreaders; i++)
+        if (ld->readers[i].running) {
+            pthread_join(ld->readers[i].thread, NULL);
+            ld->readers[i].running = 0;
+        }
+    ld->threads_on = 0;
     ld->stop = 0;
     ld->prefetch_rc = 0;
 }
@@ -791,10 +811,18 @@ static int start_at(vls_loader *ld, uint64_t epoch, uint64_t batch)
     ld->next_read = u;
     ld->want = u;
     if (ld->o.prefetch && ld->nunits > u) {
-        int e = pthread_create(&ld->thread, NULL, prefetch_main, ld);
-        if (e != 0)
-            return fail(ld, VLS_E_NOMEM, "cannot start the prefetch thread: %s", strerror(e));
-        ld->thread_on = 1;
+        /* if not all readers start, those running read ahead in turn: fewer reads at once */
+        for (int i = 0; i < ld->nreaders; i++) {
+            int e = pthread_create(&ld->readers[i].thread, NULL, prefetch_main, &ld->readers[i]);
+            if (e != 0) {
+                if (i == 0)
+                    return fail(ld, VLS_E_NOMEM, "cannot start the prefetch thread: %s",
+                                strerror(e));
+                break;
+            }
+            ld->readers[i].running = 1;
+            ld->threads_on = 1;
+        }
     }
     return VLS_OK;
 }
@@ -852,15 +880,23 @@ static vls_loader *loader_new(const vls_loader_options *opts, size_t n, int *rc)
     ld->nstores = n;
     ld->chunk_start = calloc(n ? n : 1, sizeof *ld->chunk_start);
     ld->nchunks = calloc(n ? n : 1, sizeof *ld->nchunks);
-    if (!ld->chunk_start || !ld->nchunks) {
+    /* prefetch on: `threads` readers, each decoding its own reads; off: one reader (the
+     * caller) whose reads are decoded on a pool of `threads` */
+    ld->nreaders = opts->prefetch && opts->threads > 1 ? opts->threads : 1;
+    ld->readers = calloc((size_t)ld->nreaders, sizeof *ld->readers);
+    if (!ld->chunk_start || !ld->nchunks || !ld->readers) {
         free(ld->chunk_start);
         free(ld->nchunks);
+        free(ld->readers);
         free(ld->stores);
         free(ld);
         *rc = open_fail(VLS_E_NOMEM, "no memory for a loader");
         return NULL;
     }
-    ld->pool = pool_new(opts->threads); /* NULL for 1 thread, or when threads cannot start */
+    for (int i = 0; i < ld->nreaders; i++)
+        ld->readers[i].ld = ld;
+    if (!opts->prefetch) /* NULL for 1 thread, or when threads cannot start */
+        ld->pool = pool_new(opts->threads);
     return ld;
 }
 
@@ -929,11 +965,20 @@ void vls_loader_close(vls_loader *ld)
         for (size_t f = 0; f < ld->nstores; f++)
             vls_close(ld->stores[f]);
     pool_free(ld->pool);
+    for (int i = 0; ld->readers && i < ld->nreaders; i++) {
+        ld_reader *rd = &ld->readers[i];
+        free(rd->tasks);
+        free(rd->order);
+        free(rd->rkeys);
+        free(rd->rbufs);
+        free(rd->rcaps);
+        free(rd->rspans);
+    }
+    free(ld->readers);
     for (size_t f = 0; f < ld->nstores; f++)
         free(ld->chunk_start[f]);
     free(ld->chunk_start);
     free(ld->nchunks);
-    free(ld->tasks);
     if (ld->ring) {
         pthread_mutex_destroy(&ld->mu);
         pthread_cond_destroy(&ld->cv);
@@ -946,11 +991,6 @@ void vls_loader_close(vls_loader *ld)
     free(ld->unit_start);
     free(ld->group_perm);
     free(ld->ring);
-    free(ld->order);
-    free(ld->rkeys);
-    free(ld->rbufs);
-    free(ld->rcaps);
-    free(ld->rspans);
     free(ld);
 }
 
@@ -964,7 +1004,7 @@ static uint64_t now_ns(void)
 /* The unit being served next, read inline or waited for. NULL with ld->failed set on error. */
 static ld_unit *get_unit(vls_loader *ld, uint64_t u)
 {
-    if (!ld->thread_on) {
+    if (!ld->threads_on) {
         ld_unit *un = take_free_unit(ld);
         if (!un) {
             ld->failed = fail(ld, VLS_E_NOMEM, "no memory for a read");
@@ -972,7 +1012,7 @@ static ld_unit *get_unit(vls_loader *ld, uint64_t u)
         }
         un->u = u;
         uint64_t t0 = now_ns();
-        read_unit(ld, un);
+        read_unit(&ld->readers[0], un);
         ld->wait_ns += now_ns() - t0;
         count_read(ld, un);
         ld->next_read = u + 1;
@@ -982,17 +1022,25 @@ static ld_unit *get_unit(vls_loader *ld, uint64_t u)
     ld->want = u;
     pthread_cond_broadcast(&ld->cv);
     uint64_t t0 = now_ns();
-    while (!ld->prefetch_rc && (!ld->ready_head || ld->ready_head->u != u))
+    ld_unit *un = NULL, *prev = NULL; /* readers finish in any order: look for unit u */
+    while (!ld->prefetch_rc) {
+        for (prev = NULL, un = ld->ready_head; un && un->u != u; prev = un, un = un->next)
+            ;
+        if (un)
+            break;
         pthread_cond_wait(&ld->cv, &ld->mu);
+    }
     ld->wait_ns += now_ns() - t0;
-    ld_unit *un = NULL;
     if (!ld->prefetch_rc) {
-        un = ld->ready_head;
-        ld->ready_head = un->next;
-        if (!ld->ready_head)
-            ld->ready_tail = NULL;
+        if (prev)
+            prev->next = un->next;
+        else
+            ld->ready_head = un->next;
+        if (ld->ready_tail == un)
+            ld->ready_tail = prev;
         un->next = NULL;
     } else {
+        un = NULL;
         ld->failed = fail(ld, ld->prefetch_rc, "no memory for a read");
     }
     pthread_mutex_unlock(&ld->mu);

@@ -208,7 +208,7 @@ static void exactly_once(const dataset *one, const dataset *three)
         o.drop_last = (int)(test_rand(&st) % 3 == 0);
         o.prefetch = (int)(test_rand(&st) % 2);
         o.shuffle = (int)(test_rand(&st) % 5 != 0);
-        o.threads = 1 + (int)(test_rand(&st) % 2);
+        o.threads = 1 + (int)(test_rand(&st) % 4); /* prefetch: up to 4 readers at once */
         o.seed = test_rand(&st);
         o.epoch = test_rand(&st) % 10;
         if (o.world == 400 && o.batch_size == 1)
