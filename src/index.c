@@ -217,6 +217,7 @@ int idx_add_chunk(vls_index *ix, uint64_t file_off, uint32_t payload, uint32_t r
     c->codec = codec;
     c->hash = hash;
     atomic_init(&c->verified, 0);
+    atomic_init(&c->mapped, 0);
     atomic_init(&c->next_in, UINT32_MAX);
     ix->logical_end += raw;
     return VLS_OK;

@@ -28,6 +28,7 @@ typedef struct {
     uint32_t raw;      /* bytes after decoding */
     uint8_t codec;
     atomic_uchar verified; /* payload hash checked once by this handle */
+    atomic_uchar mapped;   /* its pages were mapped in one go (a second whole read) */
     atomic_uint next_in;   /* where the last small read of it ended (sequential detection) */
 } idx_chunk;
 

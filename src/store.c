@@ -799,14 +799,27 @@ int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned ch
 }
 
 /* Decodes chunk ci whole into out (c->raw bytes), checking its payload hash once per
- * handle. Caller holds the read lock. */
+ * handle. Caller holds the read lock.
+ *
+ * Where the compressed bytes come from depends on how often the handle reads the chunk
+ * whole. The first time (when its hash is checked) they are read into a buffer with one
+ * pread: a scan reads every chunk once, and one copy costs less than mapping the pages
+ * (measured on a 512 MiB store: 3.7 against 3.45 GB/s, the map's page-table setup being
+ * ~15 % of a first read). The second time, the chunk is read again whole — a loader's next
+ * epoch — so its pages are mapped in one go (WILLNEED + POPULATE_READ) and read in place from
+ * then on, with no copy. */
 static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
 {
     idx_chunk *c = &s->ix.c[ci];
     int err = 0, rc;
     uint64_t at = c->file_off + FMT_FRAME_HDR_SIZE;
     unsigned char *tmp = NULL;
-    const unsigned char *src = io_view(s->io, at, c->payload);
+    int first = !atomic_load_explicit(&c->verified, memory_order_acquire);
+    const unsigned char *src = first ? NULL : io_view(s->io, at, c->payload);
+    if (src && !atomic_load_explicit(&c->mapped, memory_order_relaxed)) {
+        io_willneed(s->io, at, c->payload);
+        atomic_store_explicit(&c->mapped, 1, memory_order_relaxed);
+    }
     if (!src) {
         if (!(tmp = malloc(c->payload ? c->payload : 1))) {
             return vls_seterr(s, VLS_E_NOMEM, "no memory to read chunk %llu",
@@ -821,12 +834,7 @@ static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
         src = tmp;
     }
     rc = VLS_OK;
-    if (!atomic_load_explicit(&c->verified, memory_order_acquire)) {
-        /* First whole read of the chunk by this handle: fetch and map its pages in one go.
-         * Later reads skip it; the pages are mapped by then, and asking again costs a page
-         * table walk per page (~10% of a warm loader epoch, measured). */
-        if (!tmp)
-            io_willneed(s->io, at, c->payload);
+    if (first) {
         if (fmt_hash(src, c->payload) != c->hash)
             rc = vls_seterr(s, VLS_E_CHECKSUM, "chunk %llu at offset %llu: checksum mismatch",
                             (unsigned long long)ci, (unsigned long long)c->file_off);
