@@ -276,10 +276,61 @@ static int load_latest(vls_store *s)
 }
 
 /* ---- open / close ---------------------------------------------------------------------- */
+/* ---- spare read buffers ------------------------------------------------------------------ */
+#define SPARE_MAX 8 /* kept; more concurrent readers allocate and free their own */
+
+typedef struct spare_buf {
+    struct spare_buf *next;
+    size_t cap;
+    unsigned char data[];
+} spare_buf;
+
+/* A buffer of at least len bytes: a kept one when one is big enough, else a new one. */
+static spare_buf *spare_take(vls_store *s, size_t len)
+{
+    pthread_mutex_lock(&s->spare_mu);
+    spare_buf **pp = &s->spare, *b;
+    while ((b = *pp) != NULL && b->cap < len)
+        pp = &b->next;
+    if (b) {
+        *pp = b->next;
+        s->nspare--;
+    }
+    pthread_mutex_unlock(&s->spare_mu);
+    if (b)
+        return b;
+    size_t cap = len < ((size_t)1 << 20) ? (size_t)1 << 20 : len + len / 4;
+    if (cap > SIZE_MAX - sizeof *b || !(b = malloc(sizeof *b + cap)))
+        return NULL;
+    b->cap = cap;
+    return b;
+}
+
+static void spare_give(vls_store *s, spare_buf *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&s->spare_mu);
+    if (s->nspare < SPARE_MAX) {
+        b->next = s->spare;
+        s->spare = b;
+        s->nspare++;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&s->spare_mu);
+    free(b);
+}
+
 static void free_store(vls_store *s)
 {
     if (!s)
         return;
+    while (s->spare) {
+        spare_buf *n = s->spare->next;
+        free(s->spare);
+        s->spare = n;
+    }
+    pthread_mutex_destroy(&s->spare_mu);
     io_close(s->io);
     idx_free(&s->ix);
     cache_free(s->cache);
@@ -316,6 +367,7 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
     if (!s)
         return vls_seterr(NULL, VLS_E_NOMEM, "vls_open: no memory for the handle");
     pthread_rwlock_init(&s->lock, NULL);
+    pthread_mutex_init(&s->spare_mu, NULL);
     idx_init(&s->ix);
     s->flags = flags;
     s->writable = (flags & VLS_RDWR) != 0;
@@ -813,7 +865,7 @@ static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
     idx_chunk *c = &s->ix.c[ci];
     int err = 0, rc;
     uint64_t at = c->file_off + FMT_FRAME_HDR_SIZE;
-    unsigned char *tmp = NULL;
+    spare_buf *tmp = NULL;
     int first = !atomic_load_explicit(&c->verified, memory_order_acquire);
     const unsigned char *src = first ? NULL : io_view(s->io, at, c->payload);
     if (src && !atomic_load_explicit(&c->mapped, memory_order_relaxed)) {
@@ -821,17 +873,17 @@ static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
         atomic_store_explicit(&c->mapped, 1, memory_order_relaxed);
     }
     if (!src) {
-        if (!(tmp = malloc(c->payload ? c->payload : 1))) {
+        if (!(tmp = spare_take(s, c->payload))) {
             return vls_seterr(s, VLS_E_NOMEM, "no memory to read chunk %llu",
                               (unsigned long long)ci);
         }
-        if ((rc = io_read(s->io, at, tmp, c->payload, &err)) != VLS_OK) {
-            free(tmp);
+        if ((rc = io_read(s->io, at, tmp->data, c->payload, &err)) != VLS_OK) {
+            spare_give(s, tmp);
             return vls_seterr(s, rc, "chunk %llu at offset %llu: read failed: %s",
                               (unsigned long long)ci, (unsigned long long)c->file_off,
                               err ? strerror(err) : "file is shorter than the index says");
         }
-        src = tmp;
+        src = tmp->data;
     }
     rc = VLS_OK;
     if (first) {
@@ -848,7 +900,7 @@ static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
             vls_seterr(s, rc, "chunk %llu at offset %llu: %s", (unsigned long long)ci,
                        (unsigned long long)c->file_off, why);
     }
-    free(tmp);
+    spare_give(s, tmp);
     return rc;
 }
 

@@ -28,6 +28,11 @@ struct vls_store {
     pthread_rwlock_t lock;   /* readers shared, changes exclusive */
     vls_cache *cache;
     vls_pool *pool;
+    /* buffers for compressed chunks read with pread, kept for reuse: a fresh multi-MiB
+     * buffer per read costs page faults on every copy into it */
+    pthread_mutex_t spare_mu;
+    struct spare_buf *spare; /* a stack of at most SPARE_MAX */
+    int nspare;
 
     /* the committed state */
     uint64_t seq;            /* newest commit seen */
