@@ -119,7 +119,11 @@ typedef struct vls_options {
     /* per handle */
     int32_t threads;       /* threads for compression and for decoding a batch; default 1 */
     uint64_t cache_bytes;  /* decompressed-chunk cache; 0 disables; default 64 MiB */
-    uint64_t reserved[8];  /* zero; room to grow without breaking callers */
+    int32_t write_behind;  /* writers: 1 (default) compresses each full chunk on a background
+                              thread while puts fill the next; 0 compresses on the caller's
+                              thread. The file is written the same either way. */
+    uint32_t reserved32;   /* zero */
+    uint64_t reserved[7];  /* zero; room to grow without breaking callers */
 } vls_options;
 
 /*! vls_options_init() : fills `opts` with the defaults (documented field by field above). */

@@ -38,8 +38,11 @@ static void serve_group(void *arg, size_t g)
     vls_store *s = j->s;
     piece *p = j->pieces + j->group_start[g], *end = j->pieces + j->group_start[g + 1];
     if (p->chunk == UINT64_MAX) {
-        for (; p < end; p++)
-            memcpy(p->dst, s->pend + p->in, (size_t)p->len);
+        for (; p < end; p++) {
+            int rc = store_copy_unwritten(s, p->in, p->len, p->dst);
+            if (rc != VLS_OK)
+                j->spans[p->rec].status = rc;
+        }
         return;
     }
     const idx_chunk *c = &s->ix.c[p->chunk];

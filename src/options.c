@@ -22,6 +22,7 @@ void vls_options_init(vls_options *o)
     o->placement = VLS_PLACE_NOCROSS;
     o->threads = 1;
     o->cache_bytes = 64u << 20;
+    o->write_behind = 1;
 }
 
 void vls_options_random_access(vls_options *o)

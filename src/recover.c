@@ -721,9 +721,8 @@ int vls_recover(const char *damaged_path, const char *out_path,
     r.report = report;
     r.ctx = ctx;
     r.st = st;
-    if (!(r.s = calloc(1, sizeof *r.s)))
+    if (!(r.s = store_alloc()))
         return vls_seterr(NULL, VLS_E_NOMEM, "no memory");
-    idx_init(&r.s->ix);
     rc = io_open_file(damaged_path, 0, 0, 0, 0, NULL, 0, 1, &r.s->io, &err);
     if (rc != VLS_OK) {
         vls_seterr(NULL, rc, "%s: %s", damaged_path,
@@ -781,9 +780,6 @@ out:
     free(r.fr);
     free(r.sg);
     free(r.tix);
-    cache_free(r.s->cache);
-    idx_free(&r.s->ix);
-    io_close(r.s->io);
-    free(r.s);
+    store_free(r.s);
     return rc;
 }

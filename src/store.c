@@ -59,6 +59,10 @@ static int check_options(const vls_options *o, char *msg, size_t cap)
                  o->typesize, o->placement, o->threads, o->block_size);
         return VLS_E_INVAL;
     }
+    if (o->write_behind != 0 && o->write_behind != 1) {
+        snprintf(msg, cap, "write_behind is %d, not 0 or 1", o->write_behind);
+        return VLS_E_INVAL;
+    }
     return VLS_OK;
 }
 
@@ -321,10 +325,23 @@ static void spare_give(vls_store *s, spare_buf *b)
     free(b);
 }
 
-static void free_store(vls_store *s)
+vls_store *store_alloc(void)
+{
+    vls_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    pthread_rwlock_init(&s->lock, NULL);
+    pthread_mutex_init(&s->spare_mu, NULL);
+    idx_init(&s->ix);
+    return s;
+}
+
+void store_free(vls_store *s)
 {
     if (!s)
         return;
+    compressor_free(s->compressor); /* first: it may be writing into zbuf */
+    free(s->behind);
     while (s->spare) {
         spare_buf *n = s->spare->next;
         free(s->spare);
@@ -363,12 +380,9 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
     if (!path)
         flags |= VLS_RDWR;
 
-    vls_store *s = calloc(1, sizeof *s);
+    vls_store *s = store_alloc();
     if (!s)
         return vls_seterr(NULL, VLS_E_NOMEM, "vls_open: no memory for the handle");
-    pthread_rwlock_init(&s->lock, NULL);
-    pthread_mutex_init(&s->spare_mu, NULL);
-    idx_init(&s->ix);
     s->flags = flags;
     s->writable = (flags & VLS_RDWR) != 0;
     s->opts = *opts;
@@ -401,7 +415,7 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
             vls_seterr(NULL, rc, "%s: no such file (open with VLS_CREATE to make one)", p);
         else
             vls_seterr(NULL, rc, "%s: cannot open: %s", p, err ? strerror(err) : vls_strerror(rc));
-        free_store(s);
+        store_free(s);
         return rc;
     }
 
@@ -415,7 +429,7 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
         rc = vls_seterr(NULL, ours ? VLS_E_TRUNCATED : VLS_E_BADMAGIC,
                         "%s: file is %llu bytes, shorter than the %u-byte header", path,
                         (unsigned long long)size, FMT_HEADER_SIZE);
-        free_store(s);
+        store_free(s);
         return rc;
     }
     if ((rc = io_read(s->io, 0, hb, sizeof hb, &err)) == VLS_OK)
@@ -424,7 +438,7 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
         snprintf(msg, sizeof msg, "reading the header failed: %s", strerror(err));
     if (rc != VLS_OK) {
         vls_seterr(NULL, rc, "%s: %s", path ? path : "(memory)", msg);
-        free_store(s);
+        store_free(s);
         return rc;
     }
     /* the file's settings win over the caller's for an existing file */
@@ -444,11 +458,11 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
 
     if ((rc = load_latest(s)) != VLS_OK) {
         vls_seterr(NULL, rc, "%s: %s", path ? path : "(memory)", vls_errmsg(s));
-        free_store(s);
+        store_free(s);
         return rc;
     }
     if (opts->cache_bytes > 0 && !(s->cache = cache_new(opts->cache_bytes))) {
-        free_store(s);
+        store_free(s);
         return vls_seterr(NULL, VLS_E_NOMEM, "vls_open: no memory for the cache");
     }
     s->pool = pool_new(s->cp.threads);
@@ -457,7 +471,7 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
         s->pend = malloc(s->hdr.chunk_size);
         s->zbuf = malloc(s->zcap);
         if (!s->pend || !s->zbuf) {
-            free_store(s);
+            store_free(s);
             return vls_seterr(NULL, VLS_E_NOMEM, "vls_open: no memory for chunk buffers");
         }
         /* Bytes after the last commit are a torn tail from a crash. They are never
@@ -467,7 +481,7 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
             static const unsigned char zeros[8];
             if ((rc = io_append(s->io, zeros, 8 - size % 8, &err)) != VLS_OK) {
                 vls_seterr(NULL, rc, "%s: cannot pad the torn tail: %s", path, strerror(err));
-                free_store(s);
+                store_free(s);
                 return rc;
             }
         }
@@ -483,7 +497,7 @@ int vls_close(vls_store *s)
     int rc = VLS_OK;
     if (s->writable && !s->failed)
         rc = vls_commit(s);
-    free_store(s);
+    store_free(s);
     return rc;
 }
 
@@ -505,17 +519,12 @@ static int check_key(vls_store *s, const void *key, size_t klen)
     return VLS_OK;
 }
 
-/* Compresses the open chunk and appends it as a frame. */
-static int flush_chunk(vls_store *s)
+/* Appends the compressed chunk in zbuf (stored payload bytes, raw bytes decoded) as a frame
+ * and indexes it. */
+static int append_frame(vls_store *s, uint64_t raw, size_t stored, uint8_t codec)
 {
-    if (s->pend_len == 0)
-        return VLS_OK;
-    size_t stored;
-    uint8_t codec;
     int rc, err = 0;
-    chunk_compress(&s->cp, s->pend, (size_t)s->pend_len, s->zbuf + FMT_FRAME_HDR_SIZE, &stored,
-                   &codec);
-    fmt_frame f = {(uint32_t)stored, (uint32_t)s->pend_len, codec,
+    fmt_frame f = {(uint32_t)stored, (uint32_t)raw, codec,
                    fmt_hash(s->zbuf + FMT_FRAME_HDR_SIZE, stored)};
     fmt_frame_encode(&f, s->zbuf);
     size_t total = (size_t)align8(FMT_FRAME_HDR_SIZE + stored);
@@ -529,7 +538,78 @@ static int flush_chunk(vls_store *s)
         return vls_seterr(s, rc, "no memory for the chunk table");
     }
     atomic_store(&s->ix.c[s->ix.nc - 1].verified, 1);
+    return VLS_OK;
+}
+
+/* Waits for the chunk being compressed behind, then appends and indexes it. On failure the
+ * handle is failed and the chunk stays readable as unwritten bytes. */
+static int finish_behind(vls_store *s)
+{
+    if (s->behind_len == 0)
+        return VLS_OK;
+    size_t stored;
+    uint8_t codec;
+    compressor_wait(s->compressor, &stored, &codec);
+    int rc = append_frame(s, s->behind_len, stored, codec);
+    if (rc == VLS_OK)
+        s->behind_len = 0;
+    return rc;
+}
+
+/* Hands the full open chunk to the compressor thread and starts an empty one. Returns 0 when
+ * write-behind is off or cannot be had (the caller compresses inline). */
+static int start_behind(vls_store *s)
+{
+    if (!s->opts.write_behind || s->behind_off)
+        return 0;
+    if (!s->behind && !(s->behind = malloc(s->hdr.chunk_size)))
+        s->behind_off = 1;
+    if (!s->behind_off && !s->compressor && !(s->compressor = compressor_new()))
+        s->behind_off = 1;
+    if (s->behind_off)
+        return 0;
+    unsigned char *full = s->pend;
+    s->pend = s->behind;
+    s->behind = full;
+    s->behind_len = s->pend_len;
     s->pend_len = 0;
+    compressor_start(s->compressor, &s->cp, s->behind, (size_t)s->behind_len,
+                     s->zbuf + FMT_FRAME_HDR_SIZE);
+    return 1;
+}
+
+/* Writes out the open chunk: hands it to the compressor thread when `behind` is set and
+ * write-behind is on, else compresses and appends it here. Either way the chunk compressed
+ * behind before it is appended first, so frames reach the file in order. */
+static int flush_chunk(vls_store *s, int behind)
+{
+    int rc = finish_behind(s);
+    if (rc != VLS_OK || s->pend_len == 0 || (behind && start_behind(s)))
+        return rc;
+    size_t stored;
+    uint8_t codec;
+    chunk_compress(&s->cp, s->pend, (size_t)s->pend_len, s->zbuf + FMT_FRAME_HDR_SIZE, &stored,
+                   &codec);
+    if ((rc = append_frame(s, s->pend_len, stored, codec)) == VLS_OK)
+        s->pend_len = 0;
+    return rc;
+}
+
+int store_copy_unwritten(vls_store *s, uint64_t in, uint64_t len, void *dst)
+{
+    unsigned char *d = dst;
+    if (in > s->behind_len + s->pend_len || len > s->behind_len + s->pend_len - in)
+        return vls_seterr(s, VLS_E_CORRUPT, "record at logical offset %llu lies past the "
+                          "stored data", (unsigned long long)(s->ix.logical_end + in));
+    if (in < s->behind_len) {
+        uint64_t n = s->behind_len - in < len ? s->behind_len - in : len;
+        memcpy(d, s->behind + in, (size_t)n);
+        d += n;
+        len -= n;
+        in += n;
+    }
+    if (len)
+        memcpy(d, s->pend + (in - s->behind_len), (size_t)len);
     return VLS_OK;
 }
 
@@ -552,13 +632,13 @@ int store_put_begin(vls_store *s, const void *key, size_t klen, uint64_t len, un
         fresh = 1;
     else if (s->hdr.placement == VLS_PLACE_NOCROSS)
         fresh = len > chunk ? 1 : s->pend_len + len > chunk;
-    if (fresh && (rc = flush_chunk(s)) != VLS_OK)
+    if (fresh && (rc = flush_chunk(s, 1)) != VLS_OK)
         return rc;
     if (!s->stream_hash && !(s->stream_hash = XXH3_createState()))
         return vls_seterr(s, VLS_E_NOMEM, "no memory for a hash state");
     XXH3_64bits_reset(s->stream_hash);
     s->streaming = 1;
-    s->stream_off = s->ix.logical_end + s->pend_len;
+    s->stream_off = s->ix.logical_end + s->behind_len + s->pend_len;
     s->stream_len = len;
     s->stream_done = 0;
     return VLS_OK;
@@ -579,7 +659,7 @@ int store_put_append(vls_store *s, const void *data, size_t len)
         s->pend_len += n;
         p += n;
         len -= n;
-        if (s->pend_len == s->hdr.chunk_size && (rc = flush_chunk(s)) != VLS_OK) {
+        if (s->pend_len == s->hdr.chunk_size && (rc = flush_chunk(s, 1)) != VLS_OK) {
             s->streaming = 0;
             return rc;
         }
@@ -701,7 +781,7 @@ static int commit_locked(vls_store *s)
         return rc;
     if (!s->dirty)
         return VLS_OK;
-    if ((rc = flush_chunk(s)) != VLS_OK)
+    if ((rc = flush_chunk(s, 0)) != VLS_OK)
         return rc;
 
     /* a full segment now and then keeps the chain (reads at open) short and its bytes
@@ -1024,14 +1104,8 @@ int store_read_logical(vls_store *s, uint64_t off, uint64_t len, void *dst, int 
 {
     unsigned char *d = dst;
     while (len > 0) {
-        if (off >= s->ix.logical_end) { /* the open chunk, not yet written */
-            uint64_t in = off - s->ix.logical_end;
-            if (in > s->pend_len || len > s->pend_len - in)
-                return vls_seterr(s, VLS_E_CORRUPT, "record at logical offset %llu lies past "
-                                  "the stored data", (unsigned long long)off);
-            memcpy(d, s->pend + in, (size_t)len);
-            return VLS_OK;
-        }
+        if (off >= s->ix.logical_end) /* not in the file yet */
+            return store_copy_unwritten(s, off - s->ix.logical_end, len, d);
         int64_t ci = idx_chunk_at(&s->ix, off);
         if (ci < 0)
             return vls_seterr(s, VLS_E_CORRUPT, "no chunk holds logical offset %llu",
@@ -1223,7 +1297,7 @@ int vls_stat_get(vls_store *s, vls_stat *st)
     pthread_rwlock_rdlock(&s->lock);
     st->records = s->ix.live;
     st->logical_bytes = s->ix.live_bytes;
-    st->dead_bytes = s->ix.logical_end + s->pend_len - s->ix.live_bytes;
+    st->dead_bytes = s->ix.logical_end + s->behind_len + s->pend_len - s->ix.live_bytes;
     st->file_bytes = s->writable ? io_size(s->io) : s->committed_size;
     st->chunks = s->ix.nc;
     st->commits = s->seq;

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "format.h"
 #include "index.h"
+#include "compressor.h"
 #include "io.h"
 #include "pool.h"
 #include "vlstore.h"
@@ -47,10 +48,18 @@ struct vls_store {
     vbuf ops;
     uint64_t nops, ops_prev_end;
     int dirty;
-    unsigned char *pend;     /* the open chunk: logical bytes [ix.logical_end, +pend_len) */
+    unsigned char *pend;     /* the open chunk: logical bytes [ix.logical_end + behind_len,
+                                +pend_len) */
     uint64_t pend_len;
     unsigned char *zbuf;     /* frame header + compressed chunk + padding */
     size_t zcap;
+    /* write-behind (opts.write_behind): the last full chunk, compressed into zbuf by the
+     * compressor thread while pend fills; logical bytes [ix.logical_end, +behind_len). It is
+     * appended and indexed by the next flush or the commit, on the writer's thread. */
+    vls_compressor *compressor;
+    unsigned char *behind;   /* its raw bytes (pend and behind swap at each hand-over) */
+    uint64_t behind_len;     /* 0: none under way */
+    int behind_off;          /* the thread or its buffer could not be had: compress inline */
 
     /* a record being written piece by piece (store_put_begin/append/end) */
     int streaming;
@@ -58,10 +67,20 @@ struct vls_store {
     XXH3_state_t *stream_hash;
 };
 
+/* An empty handle (locks ready, empty index), and freeing one with all it holds: for
+ * vls_open, and for vls_recover's handle over a damaged file. */
+vls_store *store_alloc(void);
+void store_free(vls_store *s);
+
 /* Reads logical bytes [off, off+len) into dst. *unverified is set when some byte came from a
  * chunk whose checksum was not checked (partial decode) — the caller then checks the record
  * hash. Caller holds the read lock. */
 int store_read_logical(vls_store *s, uint64_t off, uint64_t len, void *dst, int *unverified);
+
+/* Copies bytes [in, in+len) of what is not yet in the file: the chunk being compressed behind,
+ * then the open chunk (in counts from ix.logical_end). VLS_E_CORRUPT past their end. Caller
+ * holds the read lock. */
+int store_copy_unwritten(vls_store *s, uint64_t in, uint64_t len, void *dst);
 
 /* Checks a record read into dst against its index hash. */
 int store_check_record(vls_store *s, const idx_entry *e, const void *dst);

@@ -513,7 +513,7 @@ static void run_all(void)
     CHECK_OK(s, vls_delete_str(s, "k07"));
     base.present[7] = 0;
     CHECK_OK(s, vls_close(s));
-    size_t base_len;
+    size_t base_len = 0;
     unsigned char *base_bytes = snapshot(&base_len);
 
     /* 3. append: two commits */

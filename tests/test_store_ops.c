@@ -1,6 +1,6 @@
 /* test_store_ops — replace, delete, NOREPLACE, storage-order iteration, key limits, integer
  * keys, many small records over many commits (delta and full index segments), the writer
- * lock, read-only handles, refresh, and the error codes of bad arguments. */
+ * lock, read-only handles, refresh, the error codes of bad arguments, and write-behind. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +294,89 @@ static void block_size_is_the_written_block(void)
     free(vals);
 }
 
+/* Write-behind (a full chunk compressed on a background thread) must not be visible: with it
+ * on and off the same puts give the same chunks and records, and a writer reads its own
+ * uncommitted records — in the chunk still being compressed, in the open chunk, and across
+ * the two (contiguous placement) — byte for byte, through get and get_many. */
+static void write_behind(void)
+{
+    enum { N = 300 };
+    static unsigned char rec[N][9000], got[9000];
+    static size_t lens[N];
+    uint64_t st = 11;
+    for (int i = 0; i < N; i++) {
+        lens[i] = 1 + test_rand(&st) % 9000;
+        test_fill(rec[i], lens[i], (uint64_t)i, i % 3 != 0);
+    }
+    uint64_t nchunks[2] = {0, 0}, clen[2][64];
+    for (int wb = 0; wb < 2; wb++) {
+        char name[32];
+        snprintf(name, sizeof name, "behind%d", wb);
+        const char *path = test_path(name);
+        vls_options o;
+        vls_options_init(&o);
+        o.chunk_size = 16384;
+        o.block_size = 0;
+        o.placement = VLS_PLACE_CONTIGUOUS;
+        o.write_behind = wb;
+        vls_store *s;
+        CHECK_OK(NULL, vls_open(path, VLS_CREATE, &o, &s));
+        size_t bad = 0, len;
+        for (int i = 0; i < N; i++) {
+            CHECK_OK(s, vls_put_u64(s, (uint64_t)i, rec[i], lens[i], 0));
+            /* the newest records: some in the open chunk, some in the one behind it */
+            for (int j = i; j >= 0 && j > i - 4; j--) {
+                len = 0;
+                CHECK_OK(s, vls_get_u64(s, (uint64_t)j, got, sizeof got, &len));
+                bad += len != lens[j] || memcmp(got, rec[j], lens[j]) != 0;
+            }
+            if (i % 50 == 49) { /* a batch over everything written so far */
+                vls_key keys[N];
+                unsigned char kb[N][8];
+                for (int j = 0; j <= i; j++) {
+                    vls_key_u64((uint64_t)j, kb[j]);
+                    keys[j].data = kb[j];
+                    keys[j].len = 8;
+                }
+                uint64_t need = 0;
+                CHECK_OK(s, vls_get_many_size(s, (size_t)i + 1, keys, &need));
+                unsigned char *all = malloc(need);
+                vls_span *sp = malloc(((size_t)i + 1) * sizeof *sp);
+                CHECK(all && sp);
+                if (all && sp) {
+                    CHECK_OK(s, vls_get_many(s, (size_t)i + 1, keys, all, need, sp, &need));
+                    for (int j = 0; j <= i; j++)
+                        bad += sp[j].status != VLS_OK || sp[j].length != lens[j] ||
+                               memcmp(all + sp[j].offset, rec[j], lens[j]) != 0;
+                }
+                free(all);
+                free(sp);
+            }
+        }
+        CHECK(bad == 0);
+        CHECK_OK(s, vls_close(s));
+        CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+        nchunks[wb] = vls_chunk_count(s);
+        for (uint64_t c = 0; c < nchunks[wb] && c < 64; c++)
+            CHECK_OK(s, vls_chunk_length(s, c, &clen[wb][c]));
+        for (int i = 0; i < N; i++) {
+            CHECK_OK(s, vls_get_u64(s, (uint64_t)i, got, sizeof got, &len));
+            bad += len != lens[i] || memcmp(got, rec[i], lens[i]) != 0;
+        }
+        CHECK(bad == 0);
+        CHECK_OK(s, vls_close(s));
+    }
+    CHECK(nchunks[0] > 20 && nchunks[0] == nchunks[1]);
+    CHECK(memcmp(clen[0], clen[1], (size_t)(nchunks[0] < 64 ? nchunks[0] : 64) * 8) == 0);
+
+    /* out of range */
+    vls_options o;
+    vls_options_init(&o);
+    o.write_behind = 2;
+    vls_store *s = NULL;
+    CHECK_RC(NULL, vls_open(test_path("behind_bad"), VLS_CREATE, &o, &s), VLS_E_INVAL);
+}
+
 int main(void)
 {
     block_size_is_the_written_block();
@@ -302,5 +385,6 @@ int main(void)
     many_small();
     locking_and_refresh();
     big_record();
+    write_behind();
     return test_done("test_store_ops");
 }
