@@ -210,6 +210,8 @@ double now_sec(void); /* CLOCK_MONOTONIC seconds */
 int fsync_path(const char *path, char *err, size_t errcap);
 /* Sum of st_size over the regular files in dir (not recursive). */
 uint64_t dir_bytes(const char *dir);
+/* Reads every file under dir, back to back, into buf (exactly cap bytes in all). 0 or -1. */
+int dir_read_all(const char *dir, unsigned char *buf, uint64_t cap);
 /* posix_fadvise(DONTNEED) on every regular file in dir. Returns files evicted or -1. */
 int dir_evict(const char *dir);
 /* Reads every regular file in dir once, so it sits in the page cache. */

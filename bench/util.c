@@ -91,6 +91,32 @@ uint64_t dir_bytes(const char *dir)
     return total;
 }
 
+typedef struct {
+    unsigned char *buf;
+    uint64_t cap, at;
+} read_all_ctx;
+
+static int read_one(const char *p, const struct stat *st, void *ctx)
+{
+    read_all_ctx *c = ctx;
+    if ((uint64_t)st->st_size > c->cap - c->at)
+        return -1;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t k = 1;
+    while (c->at < c->cap && (k = read(fd, c->buf + c->at, (size_t)(c->cap - c->at))) > 0)
+        c->at += (uint64_t)k;
+    close(fd);
+    return k < 0 ? -1 : 0;
+}
+
+int dir_read_all(const char *dir, unsigned char *buf, uint64_t cap)
+{
+    read_all_ctx c = {buf, cap, 0};
+    return dir_each(dir, read_one, &c) == 0 && c.at == cap ? 0 : -1;
+}
+
 static int evict_one(const char *p, const struct stat *st, void *ctx)
 {
     (void)st;
