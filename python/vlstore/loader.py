@@ -47,9 +47,10 @@ class BlockShuffleBatch:
     drop_last:
         Drop the final short batch; every rank then serves the same number of batches.
     prefetch:
-        Read the next group of chunks on a background C thread while this one is served.
+        Read the next groups of chunks on background C threads while this one is served.
     threads:
-        Decode threads per batched read when the loader opens files itself.
+        Reads decoded at once: with prefetch, that many background readers, each decoding a
+        whole read; without, the chunks of each read shared out over that many threads.
 
     The stores must not change while a loader reads them: a put, delete or close on a
     ``SChunkStore`` first closes the C loaders of idle ``BlockShuffleBatch`` objects over it
