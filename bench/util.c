@@ -114,7 +114,7 @@ static int read_one(const char *p, const struct stat *st, void *ctx)
 int dir_read_all(const char *dir, unsigned char *buf, uint64_t cap)
 {
     read_all_ctx c = {buf, cap, 0};
-    return dir_each(dir, read_one, &c) == 0 && c.at == cap ? 0 : -1;
+    return dir_each(dir, read_one, &c) >= 0 && c.at == cap ? 0 : -1;
 }
 
 static int evict_one(const char *p, const struct stat *st, void *ctx)
