@@ -263,8 +263,9 @@ VLS_API int vls_iter_next_chunk(vls_store *store, uint64_t *pos, const void **ke
  *  chunk's decoded size. vls_read_chunk() decodes chunk whole into dst (cap >= its decoded
  *  size, else VLS_E_TOOSMALL with *len set to the size needed), checking its checksum the
  *  first time this handle reads it; *len is the decoded size. It bypasses the chunk cache
- *  (nothing is copied twice) and asks the kernel to read the chunk's bytes in large
- *  requests. Records that lie in the chunk are then at their vls_iter_next_chunk() offsets.
+ *  (nothing is copied twice), reads the chunk's bytes in one request, and decodes on the
+ *  handle's `threads` Blosc threads. Records that lie in the chunk are then at their
+ *  vls_iter_next_chunk() offsets.
  *  Threads : safe on a shared store.   Errors : VLS_E_NOTFOUND for a chunk number past
  *  the end; VLS_E_CHECKSUM / VLS_E_CORRUPT / VLS_E_CODEC / VLS_E_IO as for vls_get. */
 VLS_API uint64_t vls_chunk_count(vls_store *store);

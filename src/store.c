@@ -900,7 +900,7 @@ int vls_refresh(vls_store *s)
 }
 
 /* ---- reading ---------------------------------------------------------------------------- */
-static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out);
+static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out, int threads);
 
 int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned char **owned,
                        const unsigned char **data)
@@ -916,7 +916,7 @@ int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned ch
     if (!out)
         return vls_seterr(s, VLS_E_NOMEM, "no memory to decode chunk %llu",
                           (unsigned long long)ci);
-    int rc = decode_chunk_into(s, ci, out);
+    int rc = decode_chunk_into(s, ci, out, 1); /* batches decode chunks side by side */
     if (rc != VLS_OK) {
         free(out);
         return rc;
@@ -930,8 +930,8 @@ int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned ch
     return VLS_OK;
 }
 
-/* Decodes chunk ci whole into out (c->raw bytes), checking its payload hash once per
- * handle. Caller holds the read lock.
+/* Decodes chunk ci whole into out (c->raw bytes) on `threads` Blosc threads, checking its
+ * payload hash once per handle. Caller holds the read lock.
  *
  * Where the compressed bytes come from depends on how often the handle reads the chunk
  * whole. The first time (when its hash is checked) they are read into a buffer with one
@@ -940,7 +940,7 @@ int store_decode_chunk(vls_store *s, uint64_t ci, cache_item **item, unsigned ch
  * ~15 % of a first read). The second time, the chunk is read again whole — a loader's next
  * epoch — so its pages are mapped in one go (WILLNEED + POPULATE_READ) and read in place from
  * then on, with no copy. */
-static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
+static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out, int threads)
 {
     idx_chunk *c = &s->ix.c[ci];
     int err = 0, rc;
@@ -975,7 +975,7 @@ static int decode_chunk_into(vls_store *s, uint64_t ci, unsigned char *out)
     }
     if (rc == VLS_OK) {
         char why[256];
-        rc = chunk_decompress(c->codec, src, c->payload, out, c->raw, 1, why, sizeof why);
+        rc = chunk_decompress(c->codec, src, c->payload, out, c->raw, threads, why, sizeof why);
         if (rc != VLS_OK)
             vls_seterr(s, rc, "chunk %llu at offset %llu: %s", (unsigned long long)ci,
                        (unsigned long long)c->file_off, why);
@@ -1025,7 +1025,7 @@ int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, size_t *
             rc = vls_seterr(s, VLS_E_TOOSMALL, "chunk %llu decodes to %u bytes, buffer has %zu",
                             (unsigned long long)chunk, c->raw, cap);
         } else {
-            rc = decode_chunk_into(s, chunk, dst);
+            rc = decode_chunk_into(s, chunk, dst, s->cp.threads);
         }
     }
     pthread_rwlock_unlock(&s->lock);
