@@ -48,7 +48,7 @@ typedef struct vls_loader_options {
     int32_t shuffle;      /* 1: shuffled epochs (default); 0: storage order */
     int32_t merge_last;   /* 1: fold a short final group into the one before (default) */
     int32_t drop_last;    /* 1: drop the final short batch; default 0 */
-    int32_t prefetch;     /* 1: read ahead on a background thread (default); 0: read inline */
+    int32_t prefetch;     /* 1: read ahead on `threads` background threads (default); 0: read inline */
     uint32_t rank;        /* this process's share: rank of world; default 0 of 1 */
     uint32_t world;
     int32_t threads;      /* reads decoded at once: prefetch on, that many background
@@ -96,7 +96,7 @@ VLS_API int vls_loader_open_stores(vls_store *const *stores, size_t n,
  *  vls_loader_open*() ("stores/b.vls: bad magic …"), or "" when there was none. */
 VLS_API const char *vls_loader_open_errmsg(void);
 
-/*! vls_loader_close() : stops the prefetch thread, frees everything; closes the stores the
+/*! vls_loader_close() : stops the prefetch threads, frees everything; closes the stores the
  *  loader opened. Every view it served becomes invalid. NULL is a no-op. */
 VLS_API void vls_loader_close(vls_loader *ld);
 
