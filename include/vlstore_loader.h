@@ -21,8 +21,8 @@
  *
  * Threads : a loader is used by one thread at a time. With prefetch on it owns `threads`
  * background threads, each reading and decompressing a whole read, so the next `threads`
- * reads are under way while the caller consumes the current one. The stores it reads must not be changed while the loader is open
- * (readers in other handles and processes are fine).
+ * reads are under way while the caller consumes the current one. The stores it reads must
+ * not be changed while the loader is open (readers in other handles and processes are fine).
  */
 #ifndef VLSTORE_LOADER_H
 #define VLSTORE_LOADER_H
@@ -48,7 +48,8 @@ typedef struct vls_loader_options {
     int32_t shuffle;      /* 1: shuffled epochs (default); 0: storage order */
     int32_t merge_last;   /* 1: fold a short final group into the one before (default) */
     int32_t drop_last;    /* 1: drop the final short batch; default 0 */
-    int32_t prefetch;     /* 1: read ahead on `threads` background threads (default); 0: read inline */
+    int32_t prefetch;     /* 1: read ahead on `threads` background threads (default);
+                             0: read inline */
     uint32_t rank;        /* this process's share: rank of world; default 0 of 1 */
     uint32_t world;
     int32_t threads;      /* reads decoded at once: prefetch on, that many background
