@@ -1076,12 +1076,12 @@ static int write_results(const char *outdir, const result *res, int nres,
     }
     fprintf(f, "# vls_bench %s, %s\n", cmdline, date);
     fprintf(f, "# engine write_MBps ratio scan_MBps epoch_recps get_p50_us get_p99_us "
-               "cold_p50_us size_MiB\n");
+               "cold_p50_us size_MiB loader_recps\n");
     for (int i = 0; i < nres; i++) {
         const result *r = &res[i];
-        fprintf(f, "%s %.2f %.4f %.2f %.1f %.2f %.2f %.2f %.2f\n", r->name, r->write_mbs,
+        fprintf(f, "%s %.2f %.4f %.2f %.1f %.2f %.2f %.2f %.2f %.1f\n", r->name, r->write_mbs,
                 r->ratio, r->scan_mbs, r->epoch_rps, r->get_p50, r->get_p99, r->cold_p50,
-                r->file_bytes ? (double)r->file_bytes / 1048576.0 : NAN);
+                r->file_bytes ? (double)r->file_bytes / 1048576.0 : NAN, r->loader_rps);
     }
     if (fclose(f) != 0) {
         fprintf(stderr, "vls_bench: writing %s failed\n", path);
