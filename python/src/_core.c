@@ -324,16 +324,16 @@ static int Store_init(StoreObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"path", "flags", "chunk_size", "codec", "level", "shuffle",
                              "typesize", "block_size", "placement", "threads", "cache_bytes",
-                             "random_access", NULL};
+                             "random_access", "write_behind", NULL};
     PyObject *path = Py_None;
     unsigned int flags = VLS_RDONLY;
     long long chunk_size = -1, block_size = -1, cache_bytes = -1;
     int codec = -1, level = -1, shuffle = -1, typesize = -1, placement = -1, threads = -1;
-    int random_access = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OILiiiiLiiLp", kwlist, &path, &flags,
+    int random_access = 0, write_behind = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OILiiiiLiiLpi", kwlist, &path, &flags,
                                      &chunk_size, &codec, &level, &shuffle, &typesize,
                                      &block_size, &placement, &threads, &cache_bytes,
-                                     &random_access))
+                                     &random_access, &write_behind))
         return -1;
     if (self->s || self->wlock) {
         PyErr_SetString(PyExc_ValueError, "Store.__init__ called twice");
@@ -377,6 +377,8 @@ static int Store_init(StoreObject *self, PyObject *args, PyObject *kw)
         o.placement = placement;
     if (threads >= 0)
         o.threads = threads;
+    if (write_behind >= 0)
+        o.write_behind = write_behind;
 
     PyObject *encoded = NULL;
     const char *cpath = NULL;
@@ -799,11 +801,12 @@ done:
 
 static PyObject *opts_dict(const vls_options *o)
 {
-    return Py_BuildValue("{s:I,s:s,s:i,s:i,s:i,s:I,s:s,s:i,s:K}", "chunk_size", o->chunk_size,
+    return Py_BuildValue("{s:I,s:s,s:i,s:i,s:i,s:I,s:s,s:i,s:K,s:O}", "chunk_size", o->chunk_size,
                          "codec", vls_codec_name(o->codec), "level", o->level, "shuffle",
                          o->shuffle, "typesize", o->typesize, "block_size", o->block_size,
                          "placement", vls_placement_name(o->placement), "threads", o->threads,
-                         "cache_bytes", (unsigned long long)o->cache_bytes);
+                         "cache_bytes", (unsigned long long)o->cache_bytes, "write_behind",
+                         o->write_behind ? Py_True : Py_False);
 }
 
 static PyObject *Store_stat(StoreObject *self, PyObject *unused)

@@ -181,6 +181,22 @@ def test_alignment_arguments():
         SChunkStore(alignment="contiguous", start_aligned=True)
 
 
+def test_write_behind_on_and_off_write_the_same_records(tmp_path, rng):
+    recs = {f"k{i}": rng.integers(0, 255, size=int(rng.integers(1, 40000)), dtype=np.uint8)
+            .tobytes() for i in range(200)}
+    chunks = []
+    for wb in (True, False):
+        with SChunkStore(tmp_path / f"wb{wb}.vls", chunksize=1 << 16, write_behind=wb) as s:
+            assert s.settings["write_behind"] is wb
+            for k, v in recs.items():
+                s[k] = v
+                assert s[k] == v  # the writer reads its own, possibly still compressing, chunk
+        with SChunkStore(tmp_path / f"wb{wb}.vls", mode="r") as s:
+            assert {k: s[k] for k in recs} == recs
+            chunks.append(s.stat()["chunks"])
+    assert chunks[0] == chunks[1] > 10
+
+
 def test_options_are_stored_in_the_file(tmp_path):
     p = tmp_path / "o.vls"
     with SChunkStore(p, chunksize=1 << 16, codec="zstd", level=5, shuffle="bit", typesize=8,

@@ -94,6 +94,9 @@ class SChunkStore:
         Threads that decode the chunks of one fused_get (default 1).
     cache_size:
         Bytes of decoded chunks kept in an LRU (default 64 MiB; 0 disables).
+    write_behind:
+        Compress each full chunk on a background C thread while the next fills (default
+        True); False compresses on the calling thread. The file is the same either way.
     verify_reads:
         Check every record's XXH3-64 on every read.
     sync:
@@ -120,6 +123,7 @@ class SChunkStore:
         random_access: bool = False,
         threads: Optional[int] = None,
         cache_size: Optional[int] = None,
+        write_behind: Optional[bool] = None,
         verify_reads: bool = False,
         sync: bool = True,
         mmap: bool = True,
@@ -169,6 +173,8 @@ class SChunkStore:
             opts["threads"] = _nonneg("threads", threads)
         if cache_size is not None:
             opts["cache_bytes"] = _nonneg("cache_size", cache_size)
+        if write_behind is not None:
+            opts["write_behind"] = 1 if write_behind else 0
         if random_access:
             opts["random_access"] = True
 
