@@ -2,6 +2,7 @@
  * copied piece by piece through the streaming put, so memory stays at about two chunks even
  * for records of many GiB. */
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,8 +156,11 @@ int vls_compact_file(const char *path, const char *out_path)
             rc = vls_seterr(NULL, VLS_E_IO, "%s: rename of the compacted file failed: %s", path,
                             strerror(err));
             io_unlink(tmp);
-        } else {
-            io_sync_dir(path);
+        } else if (io_sync_dir(path) != 0) {
+            /* the compacted file is in place and whole; only the swap may not be durable */
+            rc = vls_seterr(NULL, VLS_E_IO, "%s: compacted, but syncing its directory failed "
+                            "(%s): after a power loss the file from before the compaction, "
+                            "with the same records, may come back", path, strerror(errno));
         }
     }
     s->failed = 1; /* nothing to commit on the old file */

@@ -31,6 +31,8 @@ struct vls_io {
     uint64_t mapped_end;  /* bytes [0, mapped_end) are covered by maps */
     unsigned char *mem;   /* memory backing */
     uint64_t mem_cap;
+    char *path;           /* writers: the store's name, for io_sync_dir_once */
+    int dir_synced;       /* writers: its directory was synced since this handle opened it */
 };
 
 /* ---- test hooks: fault injection, simulated crashes, tracing (see io.h) ------------------ */
@@ -127,6 +129,14 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t off, int *err
         len -= (size_t)w;
     }
     return VLS_OK;
+}
+
+/* A directory that cannot be synced here (the file system does not support it, or the
+ * directory may not be opened): nothing more can be done, and it is no write error. */
+static int dir_sync_unsupported(int e)
+{
+    return e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS || e == EACCES ||
+           e == EPERM || e == EROFS;
 }
 
 static int sync_dir_of(const char *path)
@@ -250,8 +260,8 @@ static int create_via_rename(const char *path, int excl, const void *init, size_
         }
     }
     io_unlink(tmp); /* fails harmlessly after a rename */
-    if (*created)
-        sync_dir_of(path);
+    if (*created && sync_dir_of(path) != 0)
+        *created = 2; /* created, but the name is not durable yet: the first commit retries */
     return rc;
 }
 
@@ -294,7 +304,7 @@ static int start_over(vls_io *io, const char *path, const void *init, size_t ini
         io_unlink(tmp);
         return rc;
     }
-    sync_dir_of(path);
+    io->dir_synced = sync_dir_of(path) == 0; /* if not, the first commit retries */
     unmap_all(io);
     close(io->fd); /* and its lock: a writer waiting for it finds PATH renamed, and retries */
     io->fd = fd;
@@ -308,6 +318,7 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
     *out = NULL;
     *err_errno = 0;
     struct stat st;
+    int created = 0, rc;
     int exists = stat(path, &st) == 0;
     if (exists && S_ISDIR(st.st_mode)) {
         *err_errno = EISDIR;
@@ -322,7 +333,7 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
             *err_errno = ENOENT;
             return VLS_E_NOTFOUND;
         }
-        int created, rc = create_via_rename(path, excl, init, init_len, err_errno, &created);
+        rc = create_via_rename(path, excl, init, init_len, err_errno, &created);
         if (rc != VLS_OK)
             return rc;
         if (created)
@@ -355,7 +366,7 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
          * compaction's lock would otherwise append to the replaced file, which has no name any
          * more (test_locking: test_regress_lock_replaced_file). Then it opens the new one. */
         struct stat now;
-        int rc = io_lock_writer(io, err_errno);
+        rc = io_lock_writer(io, err_errno);
         if (rc == VLS_OK && stat(path, &now) == 0 && now.st_dev == st.st_dev &&
             now.st_ino == st.st_ino)
             break;
@@ -367,10 +378,17 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
             return VLS_E_LOCKED;
         }
     }
+    if (writable) {
+        if (!(io->path = strdup(path))) {
+            io_close(io);
+            return VLS_E_NOMEM;
+        }
+        io->dir_synced = created == 1; /* just synced by the create */
+    }
     if (truncate) {
         /* The caller asked for an empty store over an existing file: it is locked (above), so
          * we never wipe a file another writer is using. */
-        int rc = start_over(io, path, init, init_len, err_errno);
+        rc = start_over(io, path, init, init_len, err_errno);
         if (rc != VLS_OK) {
             io_close(io);
             return rc;
@@ -389,6 +407,7 @@ void io_close(vls_io *io)
     if (io->fd >= 0)
         close(io->fd); /* also releases the flock */
     free(io->mem);
+    free(io->path);
     free(io);
 }
 
@@ -573,7 +592,21 @@ int io_unlink(const char *path)
     return unlink(path);
 }
 
+int io_sync_dir_once(vls_io *io, int *err_errno)
+{
+    if (io->fd < 0 || !io->path || io->dir_synced)
+        return VLS_OK;
+    if (sync_dir_of(io->path) != 0 && !dir_sync_unsupported(errno)) {
+        *err_errno = errno;
+        return vls_errno_code(errno);
+    }
+    io->dir_synced = 1;
+    return VLS_OK;
+}
+
 int io_sync_dir(const char *path)
 {
-    return sync_dir_of(path);
+    if (sync_dir_of(path) != 0)
+        return dir_sync_unsupported(errno) ? 0 : -1;
+    return 0;
 }

@@ -50,7 +50,14 @@ int io_sync(vls_io *io, int *err_errno);
  * *err_errno. io_unlink and io_sync_dir return 0 or -1 with errno set, like unlink(2). */
 int io_rename(const char *from, const char *to, int *err_errno);
 int io_unlink(const char *path);
-int io_sync_dir(const char *path); /* fsync of the directory holding path */
+/* fsync of the directory holding path; a directory the file system cannot sync, or that may
+ * not be opened, counts as done */
+int io_sync_dir(const char *path);
+/* Writers: syncs the store's directory once per handle, so the file's name is durable before
+ * the first commit reports success (a create's or VLS_TRUNCATE's own sync may have failed,
+ * or an earlier handle's). VLS_OK, or the errno's code (VLS_E_IO, VLS_E_NOSPC...) with
+ * *err_errno. */
+int io_sync_dir_once(vls_io *io, int *err_errno);
 
 /* ---- test hooks (process-wide; not thread-safe; used only by tests) ----
  * Every call that changes the disk is numbered: appends and other writes, syncs (file and

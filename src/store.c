@@ -781,6 +781,10 @@ static int commit_locked(vls_store *s)
         return rc;
     if (!s->dirty)
         return VLS_OK;
+    int err = 0;
+    if (!(s->flags & VLS_NOSYNC) && (rc = io_sync_dir_once(s->io, &err)) != VLS_OK)
+        return fail_io(s, rc, err, "syncing the store's directory (without it the file's name "
+                       "may not survive a power loss)", 0);
     if ((rc = flush_chunk(s, 0)) != VLS_OK)
         return rc;
 

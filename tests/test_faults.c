@@ -620,6 +620,44 @@ static long syscall_faults(const char *path)
     CHECK_OK(s, vls_close(s));
     cases++;
 
+    /* A writer syncs the store's directory before its first commit reports success (the
+     * create's own sync may have failed). A write error there fails the commit, names the
+     * directory, fails the handle, and leaves the file as of its last commit; a directory the
+     * file system cannot sync (EINVAL) or may not be opened (EACCES) counts as done. */
+    static const struct { int sys, err, want; } dirs[] = {
+        {SYS_FSYNC, EIO, VLS_E_IO}, {SYS_FSYNC, ENOSPC, VLS_E_NOSPC},
+        {SYS_FSYNC, EINVAL, VLS_OK}, {SYS_OPENDIR, EACCES, VLS_OK}};
+    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+        make_base(path, &o);
+        CHECK_OK(NULL, vls_open(path, VLS_RDWR, NULL, &s));
+        test_fill(rec, 250000, 2, 0);
+        CHECK_OK(s, vls_put_str(s, "new", rec, 250000, 0));
+        shim_arm(dirs[d].sys, 1, dirs[d].err, 0);
+        CHECK_RC(s, vls_commit(s), dirs[d].want);
+        shim_off();
+        if (dirs[d].want != VLS_OK) {
+            CHECK(strstr(vls_errmsg(s), "directory") != NULL);
+            CHECK_RC(s, vls_put_str(s, "more", "x", 1, 0), VLS_E_FAILED);
+            vls_close(s);
+            CHECK(check_contents(path, 0));
+        } else {
+            CHECK_OK(s, vls_close(s));
+            CHECK(check_contents(path, 1));
+        }
+        cases++;
+    }
+    /* ... and only once per handle: a second commit does not sync the directory again */
+    make_base(path, &o);
+    CHECK_OK(NULL, vls_open(path, VLS_RDWR, NULL, &s));
+    CHECK_OK(s, vls_put_str(s, "a", "x", 1, 0));
+    CHECK_OK(s, vls_commit(s));
+    shim_arm(SYS_FSYNC, 1, EIO, 0);
+    CHECK_OK(s, vls_put_str(s, "b", "y", 1, 0));
+    CHECK_OK(s, vls_commit(s));
+    shim_off();
+    CHECK_OK(s, vls_close(s));
+    cases++;
+
     /* no hard links on this file system: a create falls back to rename(); a failing rename */
     unlink(path);
     shim_arm(SYS_LINK, 1, EPERM, 1);
