@@ -209,6 +209,35 @@ int io_open_memory(vls_io **out)
     return VLS_OK;
 }
 
+/* Writes init (a new store's header) to PATH.tmp-create-PID (its name left in tmp) and syncs
+ * it. VLS_OK with the file open in *fd; on failure the file is closed and removed. */
+static int write_temp_header(const char *path, char tmp[PATH_MAX], const void *init,
+                             size_t init_len, int *fd, int *err_errno)
+{
+    if (snprintf(tmp, PATH_MAX, "%s.tmp-create-%ld", path, (long)getpid()) >= PATH_MAX) {
+        *err_errno = ENAMETOOLONG;
+        return VLS_E_INVAL;
+    }
+    *fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (*fd < 0) {
+        *err_errno = errno;
+        return vls_errno_code(errno);
+    }
+    int rc = write_all(*fd, init, init_len, 0, err_errno);
+    if (rc == VLS_OK) {
+        int fe = io_gate(IO_OP_SYNC, *fd, 0, NULL, 0, tmp, NULL, NULL);
+        if (fe || fsync(*fd) != 0) {
+            *err_errno = fe ? fe : errno;
+            rc = VLS_E_IO;
+        }
+    }
+    if (rc != VLS_OK) {
+        close(*fd);
+        io_unlink(tmp);
+    }
+    return rc;
+}
+
 /* Makes a new store file at path holding init (the header): written and synced under a
  * temporary name, then hard-linked to path, which fails if path exists, so a create never
  * replaces a file that another process created meanwhile (and may already be writing: before
@@ -219,49 +248,32 @@ static int create_via_rename(const char *path, int excl, const void *init, size_
                              int *err_errno, int *created)
 {
     char tmp[PATH_MAX];
+    int fd;
     *created = 0;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-create-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        *err_errno = ENAMETOOLONG;
-        return VLS_E_INVAL;
-    }
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        *err_errno = errno;
-        return vls_errno_code(errno);
-    }
-    int rc = write_all(fd, init, init_len, 0, err_errno);
-    if (rc == VLS_OK) {
-        int fe = io_gate(IO_OP_SYNC, fd, 0, NULL, 0, tmp, NULL, NULL);
-        if (fe || fsync(fd) != 0) {
-            *err_errno = fe ? fe : errno;
-            rc = VLS_E_IO;
-        }
-    }
+    int rc = write_temp_header(path, tmp, init, init_len, &fd, err_errno);
+    if (rc != VLS_OK)
+        return rc;
     close(fd);
-    if (rc == VLS_OK) {
-        int fe = io_gate(IO_OP_LINK, -1, 0, NULL, 0, tmp, path, NULL);
-        int e = fe ? fe : link(tmp, path) != 0 ? errno : 0;
-        if (e == 0) {
+    int fe = io_gate(IO_OP_LINK, -1, 0, NULL, 0, tmp, path, NULL);
+    int e = fe ? fe : link(tmp, path) != 0 ? errno : 0;
+    if (e == 0) {
+        *created = 1;
+    } else if (e == EEXIST) {
+        *err_errno = e;
+        rc = excl ? VLS_E_EXISTS : VLS_OK; /* another process created it first */
+    } else if (!fe && (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS)) {
+        /* no hard links here (the exclusive create then has a small race) */
+        if (excl && access(path, F_OK) == 0) {
+            *err_errno = EEXIST;
+            rc = VLS_E_EXISTS;
+        } else if ((rc = io_rename(tmp, path, err_errno)) == VLS_OK) {
             *created = 1;
-        } else if (e == EEXIST) {
-            *err_errno = e;
-            rc = excl ? VLS_E_EXISTS : VLS_OK; /* another process created it first */
-        } else if (!fe && (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS)) {
-            /* no hard links here (the exclusive create then has a small race) */
-            if (excl && access(path, F_OK) == 0) {
-                *err_errno = EEXIST;
-                rc = VLS_E_EXISTS;
-            } else if ((rc = io_rename(tmp, path, err_errno)) == VLS_OK) {
-                *created = 1;
-            }
-        } else {
-            *err_errno = e;
-            rc = VLS_E_IO;
         }
+    } else {
+        *err_errno = e;
+        rc = VLS_E_IO;
     }
     io_unlink(tmp); /* fails harmlessly after a rename */
-    if (*created && sync_dir_of(path) != 0)
-        *created = 2; /* created, but the name is not durable yet: the first commit retries */
     return rc;
 }
 
@@ -275,25 +287,12 @@ static int start_over(vls_io *io, const char *path, const void *init, size_t ini
                       int *err_errno)
 {
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-create-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        *err_errno = ENAMETOOLONG;
-        return VLS_E_INVAL;
-    }
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        *err_errno = errno;
-        return vls_errno_code(errno);
-    }
-    int rc = write_all(fd, init, init_len, 0, err_errno);
-    if (rc == VLS_OK) {
-        int fe = io_gate(IO_OP_SYNC, fd, 0, NULL, 0, tmp, NULL, NULL);
-        if (fe || fsync(fd) != 0) {
-            *err_errno = fe ? fe : errno;
-            rc = VLS_E_IO;
-        }
-    }
+    int fd;
+    int rc = write_temp_header(path, tmp, init, init_len, &fd, err_errno);
+    if (rc != VLS_OK)
+        return rc;
     /* nobody else knows the new file yet, so its lock cannot be refused */
-    if (rc == VLS_OK && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         *err_errno = errno;
         rc = VLS_E_IO;
     }
@@ -318,7 +317,7 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
     *out = NULL;
     *err_errno = 0;
     struct stat st;
-    int created = 0, rc;
+    int created = 0, dir_synced = 0, rc;
     int exists = stat(path, &st) == 0;
     if (exists && S_ISDIR(st.st_mode)) {
         *err_errno = EISDIR;
@@ -336,8 +335,11 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
         rc = create_via_rename(path, excl, init, init_len, err_errno, &created);
         if (rc != VLS_OK)
             return rc;
-        if (created)
+        if (created) {
             truncate = 0;
+            /* if this fails, the first commit syncs the directory again */
+            dir_synced = sync_dir_of(path) == 0;
+        }
     }
     vls_io *io;
     for (int tries = 0;; tries++) {
@@ -383,7 +385,7 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
             io_close(io);
             return VLS_E_NOMEM;
         }
-        io->dir_synced = created == 1; /* just synced by the create */
+        io->dir_synced = dir_synced; /* by the create just now */
     }
     if (truncate) {
         /* The caller asked for an empty store over an existing file: it is locked (above), so

@@ -327,7 +327,6 @@ static long create_faults(const char *path)
             long calls = io_fault_calls();
             io_fault_set(0, 0, 0, 0);
             cases++;
-            /* the temporary name is removed, unless removing fails too (persistent faults) */
             /* the temporary name is removed, unless removing it is what failed (then the
              * create itself succeeded), or every call fails from there on (persistent) */
             CHECK(no_tmp_files(path) || kinds[k].persistent || rc == VLS_OK);
@@ -336,7 +335,8 @@ static long create_faults(const char *path)
                 CHECK_OK(s, vls_close(s));
                 break;
             }
-            if (rc == VLS_OK) { /* only the directory sync failed: it is not reported */
+            if (rc == VLS_OK) { /* only the directory sync failed: not reported here; the
+                                 * first commit syncs the directory again (and succeeds) */
                 CHECK_OK(s, vls_put_str(s, "x", "y", 1, 0));
                 CHECK_OK(s, vls_close(s));
                 continue;
