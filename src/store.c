@@ -279,7 +279,6 @@ static int load_latest(vls_store *s)
     return VLS_OK;
 }
 
-/* ---- open / close ---------------------------------------------------------------------- */
 /* ---- spare read buffers ------------------------------------------------------------------ */
 #define SPARE_MAX 8 /* kept; more concurrent readers allocate and free their own */
 
@@ -325,6 +324,7 @@ static void spare_give(vls_store *s, spare_buf *b)
     free(b);
 }
 
+/* ---- open / close ---------------------------------------------------------------------- */
 vls_store *store_alloc(void)
 {
     vls_store *s = calloc(1, sizeof *s);
