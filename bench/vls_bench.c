@@ -518,6 +518,21 @@ static int timed_scan(bench_engine *e, plan *p, result *r, double *secs)
     return 0;
 }
 
+/* Sets up engine e (ops, cfg, an empty directory base/prefix+name) and its result r, and
+ * runs ops->init. 0, or -1 with e->err set. */
+static int engine_setup(bench_engine *e, result *r, const bench_engine_ops *ops,
+                        const bench_config *cfg, const char *base, const char *prefix)
+{
+    memset(e, 0, sizeof *e);
+    e->ops = ops;
+    e->cfg = cfg;
+    result_init(r, ops->name);
+    snprintf(e->dir, sizeof e->dir, "%s/%s%s", base, prefix, ops->name);
+    if (dir_make(e->dir) != 0)
+        return bench_fail(e, "mkdir %s: %s", e->dir, strerror(errno));
+    return ops->init(e);
+}
+
 /* Issue 3 asks for vlstore's write and scan as a share of raw Blosc's. Run one engine after
  * the other, minutes apart, and the other tenants of a shared machine move that share by
  * ±20 % between runs. Here the two alternate: each round writes and scans vlstore and raw
@@ -531,17 +546,8 @@ static int run_paired(const bench_engine_ops *const ops[2], const bench_config *
     result r[2];
     double ws[2][9], ss[2][9], wq[9], sq[9];
     int rc = 0, ready[2] = {0, 0};
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        memset(&e[i], 0, sizeof e[i]);
-        e[i].ops = ops[i];
-        e[i].cfg = cfg;
-        result_init(&r[i], ops[i]->name);
-        snprintf(e[i].dir, sizeof e[i].dir, "%s/paired-%s", base, ops[i]->name);
-        if (dir_make(e[i].dir) != 0)
-            rc = bench_fail(&e[i], "mkdir %s: %s", e[i].dir, strerror(errno));
-        else if ((rc = ops[i]->init(&e[i])) == 0)
-            ready[i] = 1;
-    }
+    for (int i = 0; i < 2 && rc == 0; i++)
+        ready[i] = (rc = engine_setup(&e[i], &r[i], ops[i], cfg, base, "paired-")) == 0;
     for (int k = 0; k < rounds && rc == 0; k++)
         for (int j = 0; j < 2 && rc == 0; j++) {
             int i = (k + j) % 2;
@@ -1187,16 +1193,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nsel; i++) {
         bench_engine *e = &eng[i];
         result *r = &res[i];
-        memset(e, 0, sizeof *e);
-        e->ops = sel[i];
-        e->cfg = &cfg;
-        result_init(r, sel[i]->name);
-        snprintf(e->dir, sizeof e->dir, "%s/%s", base, sel[i]->name);
-        int rc = dir_make(e->dir);
-        if (rc != 0)
-            bench_fail(e, "mkdir %s: %s", e->dir, strerror(errno));
-        else
-            rc = e->ops->init(e);
+        int rc = engine_setup(e, r, sel[i], &cfg, base, "");
         if (rc == 0)
             rc = run_engine(e, &p, r);
         if (rc != 0) {
