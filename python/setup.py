@@ -74,12 +74,12 @@ def library_setup():
             have_loader = b"vls_loader_open_stores" in f.read()
         san = cmake_sanitize_flags(build_dir)
         return [], [lib], san, san, [], have_loader, lib
-    srcs = sorted(glob(os.path.join(ROOT, "src", "*.c")))
+    srcs = sorted(glob(os.path.join(ROOT, "src", "*", "*.c")))
     if not srcs:
-        raise SystemExit("vlstore: no libvlstore.a and no ../src/*.c; set VLSTORE_BUILD_DIR")
+        raise SystemExit("vlstore: no libvlstore.a and no ../src/*/*.c; set VLSTORE_BUILD_DIR")
     have_loader = any(os.path.basename(s) == "loader.c" for s in srcs)
     args = ["-std=c11", "-fvisibility=hidden", f"-I{os.path.join(ROOT, 'src')}"]
-    return srcs, [], args, [], [("_GNU_SOURCE", None)], have_loader, "sources in ../src"
+    return srcs, [], args, [], [("_GNU_SOURCE", None)], have_loader, "sources in ../src/*/"
 
 
 sources, objects, cargs, largs, macros, have_loader, where = library_setup()

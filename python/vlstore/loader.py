@@ -131,7 +131,7 @@ class BlockShuffleBatch:
             return self._ld
         if not _core.HAVE_LOADER:
             raise NotImplementedError("this build of vlstore._core has no loader "
-                                      "(libvlstore was built without src/loader.c)")
+                                      "(libvlstore was built without src/loader/loader.c)")
         sources: Sequence[Any]
         if self._stores:
             sources = [s.handle for s in self._stores]

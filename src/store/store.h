@@ -9,12 +9,12 @@
 
 #include "cache.h"
 #include "chunk.h"
-#include "error.h"
+#include "common/error.h"
 #include "format.h"
 #include "index.h"
 #include "compressor.h"
 #include "io.h"
-#include "pool.h"
+#include "common/pool.h"
 #include "vlstore.h"
 
 struct vls_store {

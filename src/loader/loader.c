@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pool.h"
+#include "common/pool.h"
 #include "vlstore_loader.h"
 
 #define REC_ALIGN 16 /* a record read from a writer's open chunk starts 16-aligned */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "error.h"
+#include "common/error.h"
 #include "vlstore.h"
 
 #define MAX_MAPS 64
