@@ -8,9 +8,9 @@ set -euo pipefail
 pkgs_for() {
   case "$1" in
     build)  echo "pkg-config libblosc-dev libxxhash-dev" ;;
-    test)   echo "libopenmpi-dev openmpi-bin flatbuffers-compiler python3-flatbuffers python3-numpy python3-pytest python3-dev python3-setuptools python3-torch xcrysden-data" ;;
+    test)   echo "libopenmpi-dev openmpi-bin flatbuffers-compiler python3-flatbuffers python3-numpy python3-pytest python3-dev python3-setuptools python3-torch python3-ase python3-lmdb python3-msgpack xcrysden-data" ;;
     bench)  echo "liblmdb-dev libsqlite3-dev libhdf5-dev hdf5-filter-plugin-blosc-serial gnuplot-nox python3-h5py python3-msgpack python3-lmdb" ;;
-    python) echo "python3-dev python3-setuptools python3-numpy python3-pytest python3-pip" ;;
+    python) echo "python3-dev python3-setuptools python3-numpy python3-pytest python3-pip python3-venv" ;;
     mpi)    echo "libopenmpi-dev openmpi-bin" ;;
     torch)  echo "python3-torch" ;;
     coverage) echo "lcov valgrind" ;;
@@ -38,5 +38,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2
