@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench install clean
+.PHONY: all deps build demo test test-asan test-tsan test-long test-valgrind coverage fuzz bench install clean
 
 all: build
 
@@ -40,6 +40,13 @@ test-tsan: deps-build
 	cmake -S . -B build-tsan -DVLS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && ctest --output-on-failure --no-tests=error -j $(JOBS) -L concurrency
+
+# The long runs behind docs/RELIABILITY.md's tables (VLS_TEST_LONG=1; about 40 min on 2 busy
+# cores; sizes in scripts/test-long.sh). Logs go to $(BUILD)/reliability-logs/; to publish them
+# beside the document: make test-long LONG_LOGS=docs/reliability-logs
+LONG_LOGS ?= $(BUILD)/reliability-logs
+test-long: build
+	scripts/test-long.sh $(BUILD) $(LONG_LOGS)
 
 # The whole suite under valgrind memcheck (slow: run on demand; see scripts/valgrind.sh).
 test-valgrind: deps-build
