@@ -29,6 +29,10 @@ int cli_open(const char *cmd, const char *path, unsigned flags, vls_store **s);
 int cli_read_record(const char *cmd, const char *path, const char *key, void **data,
                     size_t *len);
 double cli_now(void);
+struct stat;
+/* True when a and b describe the same file (device and inode): another name, a hard link or a
+ * symlink of it. The CLI refuses to write a store's bytes over the store or into itself. */
+int cli_same_file(const struct stat *a, const struct stat *b);
 
 int cmd_put(int argc, char **argv);
 int cmd_get(int argc, char **argv);

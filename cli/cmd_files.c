@@ -14,6 +14,7 @@
 static struct {
     vls_store *s;
     size_t root_len;
+    struct stat store_st; /* the store itself, never imported into itself */
     long commit_every, done;
     int rc, tty;
     double t0;
@@ -28,6 +29,10 @@ static int import_one(const char *path, const struct stat *st, int type, struct 
     const char *key = path + imp.root_len;
     while (*key == '/')
         key++;
+    if (cli_same_file(st, &imp.store_st)) {
+        fprintf(stderr, "vlstore import: skipping %s: it is the store being written\n", path);
+        return 0;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "vlstore import: cannot open %s: %s\n", path, strerror(errno));
@@ -64,7 +69,8 @@ int cmd_import(int argc, char **argv)
 {
     static const char use[] = "usage: vlstore import STORE DIR [--commit-every N]\n"
                               "Stores every regular file under DIR, keyed by its path relative to\n"
-                              "DIR. Commits every N files (default: once at the end).\n";
+                              "DIR. Commits every N files (default: once at the end). The store\n"
+                              "itself, if it lies under DIR, is skipped (with a note).\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
     const char *pos[2];
@@ -92,6 +98,11 @@ int cmd_import(int argc, char **argv)
     int rc = vls_open(pos[0], VLS_CREATE, NULL, &imp.s);
     if (rc != VLS_OK)
         return cli_fail("import", NULL, rc);
+    if (stat(pos[0], &imp.store_st) != 0) {
+        fprintf(stderr, "vlstore import: cannot stat %s: %s\n", pos[0], strerror(errno));
+        vls_close(imp.s);
+        return EXIT_FAIL;
+    }
     imp.root_len = strlen(pos[1]);
     imp.commit_every = every;
     imp.done = 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -82,7 +83,8 @@ int cmd_put(int argc, char **argv)
 int cmd_get(int argc, char **argv)
 {
     static const char use[] = "usage: vlstore get STORE KEY [-o OUT]\n"
-                              "Writes the record's bytes to stdout, or to OUT.\n";
+                              "Writes the record's bytes to stdout, or to OUT (never the store\n"
+                              "itself: refused).\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
     const char *out = NULL;
@@ -98,6 +100,16 @@ int cmd_get(int argc, char **argv)
     }
     if (npos != 2)
         return cli_usage(use);
+    /* `-o STORE` would truncate the store before a byte is written (and `>> STORE` append to
+     * it): refuse an output that is the store itself, whatever name it goes by. */
+    struct stat store_st, out_st;
+    if (stat(pos[0], &store_st) == 0 &&
+        (out ? stat(out, &out_st) : fstat(STDOUT_FILENO, &out_st)) == 0 &&
+        cli_same_file(&store_st, &out_st)) {
+        fprintf(stderr, "vlstore get: refusing to write the record over the store itself (%s)\n",
+                out ? out : "stdout");
+        return EXIT_FAIL;
+    }
     void *data;
     size_t len;
     if (cli_read_record("get", pos[0], pos[1], &data, &len) != EXIT_OK)

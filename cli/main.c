@@ -1,6 +1,7 @@
 /* main.c — the vlstore command: dispatch to subcommands (one file per group in cli/). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -71,6 +72,11 @@ int cli_read_record(const char *cmd, const char *path, const char *key, void **d
         cli_fail(cmd, s, rc);
     vls_close(s);
     return rc == VLS_OK ? EXIT_OK : EXIT_FAIL;
+}
+
+int cli_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
 double cli_now(void)

@@ -425,6 +425,34 @@ out_is_empty
 expect_exit 0 "$VLSTORE" verify "$K"
 
 # ---- bench: runs build/bench/vls_bench when `make bench` built it, else says how -----------
+echo "== outputs and inputs that are the store itself"
+mkdir -p self && cd self
+printf 'self-test record\n' > rec
+expect_exit 0 "$VLSTORE" put s.vls k rec
+cp s.vls s.orig
+expect_exit 1 "$VLSTORE" get s.vls k -o s.vls
+err_has "refusing to write the record over the store itself"
+check "get -o STORE left the store unchanged" cmp -s s.vls s.orig
+ln -s s.vls link.vls
+ln s.vls hard.vls
+expect_exit 1 "$VLSTORE" get s.vls k -o link.vls
+expect_exit 1 "$VLSTORE" get link.vls k -o hard.vls
+expect_exit 1 sh -c '"$1" get s.vls k >> s.vls' sh "$VLSTORE"
+err_has "(stdout)"
+check "get over the store by other names left it unchanged" cmp -s s.vls s.orig
+rm link.vls hard.vls
+expect_exit 0 "$VLSTORE" get s.vls k -o copy
+check "get -o another file still works" cmp -s copy rec
+mkdir -p tree/sub && printf 'one' > tree/a && printf 'two' > tree/sub/b
+expect_exit 0 "$VLSTORE" import tree/store.vls tree
+err_has "skipping tree/store.vls: it is the store being written"
+expect_exit 0 "$VLSTORE" ls tree/store.vls
+is "import DIR into DIR/STORE stored the files, not the store" "$(sort "$TMP/out" | tr '\n' ' ')" "a sub/b "
+expect_exit 0 "$VLSTORE" import tree/store.vls tree
+check "importing again still leaves the store out" test "$(grep -c store.vls "$TMP/err")" -eq 1
+expect_exit 0 "$VLSTORE" verify tree/store.vls
+cd "$TMP"
+
 echo "== bench"
 expect_exit 0 "$VLSTORE" bench --help
 if [ -x "$(dirname "$VLSTORE")/bench/vls_bench" ]; then
