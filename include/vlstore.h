@@ -18,6 +18,13 @@
  *  - One writer per file: a second read-write open of the same file, in this process or
  *    another, fails with VLS_E_LOCKED. Read-only handles never block and see the store as of
  *    their open (or their last vls_refresh()).
+ *  - fork(): a handle belongs to the process that opened it. In a child forked after the open,
+ *    writes, commit, rollback and the reads that run on the handle's thread pool (get_many,
+ *    get_many_into) fail with VLS_E_FORKED (the writer lock, the write-behind thread and the
+ *    pool stayed with the parent: the child hung, or both processes committed and the file
+ *    failed verify); vls_close commits nothing and returns VLS_E_FORKED. Single-record reads
+ *    (get, size, contains, iterate, read_chunk) still work in the child. Open the store again
+ *    in the child instead (a loader's workers do).
  */
 #ifndef VLSTORE_H
 #define VLSTORE_H
@@ -64,6 +71,7 @@ typedef struct vls_store vls_store; /* an open store: opaque */
 #define VLS_E_CODEC -1016    /* Blosc refused to compress or decompress */
 #define VLS_E_FAILED -1017   /* an earlier write or sync failed; the handle takes no more writes */
 #define VLS_E_NOTDIR -1018   /* a path that must be a directory is not one */
+#define VLS_E_FORKED -1019   /* the handle was opened before a fork(): open the store again */
 
 /*! vls_strerror() :
  *  @return : a static string naming `code` (never NULL; "unknown error" for foreign codes). */
@@ -146,18 +154,22 @@ VLS_API int vls_placement_from_name(const char *name);
  *  Open and close
  ***************************************/
 
-#define VLS_RDONLY 0x0u        /* read only (default) */
+#define VLS_RDONLY 0x80u       /* read only: the default for files; refuses writes on a memory
+                                  store too (with VLS_RDWR, CREATE or TRUNCATE: VLS_E_INVAL) */
 #define VLS_RDWR 0x1u          /* read and write; takes the writer lock */
 #define VLS_CREATE 0x2u        /* create the file when it does not exist (implies VLS_RDWR) */
 #define VLS_TRUNCATE 0x4u      /* start from an empty store even if the file exists (implies RDWR) */
 #define VLS_EXCL 0x8u          /* with VLS_CREATE: fail with VLS_E_EXISTS if the file exists */
-#define VLS_VERIFY_READS 0x10u /* check every record's hash on every read */
+#define VLS_VERIFY_READS 0x10u /* kept for old callers: every read checks every record's hash now */
 #define VLS_NOSYNC 0x20u       /* skip fsync at commit: fast, but a power loss may lose commits */
 #define VLS_NOMMAP 0x40u       /* read with pread instead of mapping the file */
 
 /*! vls_open() :
  *  Opens the store at `path`, or an in-memory store when path is NULL (memory stores are
- *  always read-write and vanish on close). `opts` may be NULL for the defaults.
+ *  read-write unless VLS_RDONLY is given, and vanish on close). `opts` may be NULL for the
+ *  defaults. For an existing file the per-file options (chunk size, codec, level, shuffle,
+ *  typesize, block size, placement) come from the file and those passed are ignored, without
+ *  an error: vls_stat_get() reports the settings in effect.
  *  Opening reads the tail of the file, then the index; it never reads record data.
  *  A file whose tail was torn by a crash opens as of its last complete commit; its bytes are
  *  never overwritten: a writer pads to 8 bytes and appends after them (dead space until
@@ -166,22 +178,42 @@ VLS_API int vls_placement_from_name(const char *name);
 VLS_API int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_store **out);
 
 /*! vls_close() :
- *  Commits (unless read-only or failed), releases the lock and frees the handle.
+ *  Commits (unless read-only), releases the lock and frees the handle.
  *  vls_close(NULL) is a no-op returning 0. The handle is freed even when the final commit
- *  fails; the return value reports that failure. */
+ *  fails; the return value reports that failure. It never returns 0 after data was dropped:
+ *  on a handle whose earlier write or sync failed (and was not rolled back since) it returns
+ *  that failure's code and commits nothing. In a process forked after the open it commits
+ *  nothing and returns VLS_E_FORKED. The message is then in vls_errmsg(NULL).
+ *  The store's directory is opened once, at open, and synced through that descriptor: a
+ *  chdir() or a renamed parent directory after the open does not change which directory a
+ *  commit makes durable. */
 VLS_API int vls_close(vls_store *store);
 
 /*! vls_commit() :
  *  Makes every put and delete so far durable: writes the pending chunk, the index changes and
  *  a commit trailer, with a sync before and after the trailer (unless VLS_NOSYNC).
  *  When it returns 0, the records survive a killed process and a power loss.
- *  After a failed write or sync the handle is marked failed and refuses further writes
- *  (VLS_E_FAILED); the file still opens as of its last successful commit. */
+ *  After a failed write or sync (disk full, I/O error) the writer cuts the file back to its
+ *  last commit (so it verifies clean and the partial chunks give their space back), drops the
+ *  changes since that commit, and refuses further writes (VLS_E_FAILED) until vls_rollback();
+ *  the file opens as of its last successful commit. */
 VLS_API int vls_commit(vls_store *store);
+
+/*! vls_rollback() :
+ *  Drops every put and delete since the last commit (like LMDB's mdb_txn_abort): the file is
+ *  cut back to that commit and the handle's index reloaded from it. Also the way to go on
+ *  after a failed write (the handle takes writes again when this returns 0).
+ *  Writers only: VLS_E_READONLY on a read-only handle. Errors: VLS_E_IO / VLS_E_NOSPC when
+ *  the file cannot be cut back (the handle then stays failed), VLS_E_FORKED. */
+VLS_API int vls_rollback(vls_store *store);
 
 /*! vls_refresh() :
  *  For a read-only handle on a file that another process appends to: loads the newest
- *  commit. Returns 0 (also when nothing changed). On a read-write handle it does nothing. */
+ *  commit. When the name the handle was opened under now names another file (an in-place
+ *  compaction or a truncate replaced it), the handle moves to that file. Returns 0 (also when
+ *  nothing changed); when the new file cannot be opened (removed, damaged), its code, and the
+ *  handle stays on the old file. On a read-write handle it does nothing.
+ *  Record views and chunk numbers from before a refresh that moved files are stale. */
 VLS_API int vls_refresh(vls_store *store);
 
 /*-*************************************
@@ -236,7 +268,10 @@ VLS_API void vls_free(void *p);
 /*! vls_size() : the record's length in *len, without reading it. */
 VLS_API int vls_size(vls_store *store, const void *key, size_t klen, uint64_t *len);
 
-/*! vls_contains() : @return 1 if the key is present, 0 if not, negative on bad arguments. */
+/*! vls_contains() :
+ *  @return 1 if the key is present, else 0 — also for a NULL store or a bad key (empty or
+ *  longer than VLS_MAX_KEY), which sets the handle's message. It never returns a negative
+ *  code, so `if (vls_contains(...))` cannot read an error as "present" (it once did). */
 VLS_API int vls_contains(vls_store *store, const void *key, size_t klen);
 
 /*! vls_count() : the number of live records. */
@@ -265,10 +300,20 @@ VLS_API int vls_iter_next_chunk(vls_store *store, uint64_t *pos, const void **ke
  *  first time this handle reads it; *len is the decoded size. It bypasses the chunk cache
  *  (nothing is copied twice), reads the chunk's bytes in one request, and decodes on the
  *  handle's `threads` Blosc threads. Records that lie in the chunk are then at their
- *  vls_iter_next_chunk() offsets.
+ *  vls_iter_next_chunk() offsets, each checked against the hash its index entry keeps
+ *  (VLS_E_CHECKSUM otherwise); a record that continues into the next chunk is not, since
+ *  its bytes are not all here: check it with vls_check_record() once joined.
  *  Threads : safe on a shared store.   Errors : VLS_E_NOTFOUND for a chunk number past
  *  the end; VLS_E_CHECKSUM / VLS_E_CORRUPT / VLS_E_CODEC / VLS_E_IO as for vls_get. */
 VLS_API uint64_t vls_chunk_count(vls_store *store);
+
+/*! vls_check_record() :
+ *  Checks len bytes at data against the length and hash the index keeps for key: 0 when they
+ *  match, VLS_E_CHECKSUM when not, VLS_E_NOTFOUND for an unknown key. For readers that join a
+ *  record crossing chunk boundaries from vls_read_chunk() results (the loader does).
+ *  Threads : safe on a shared store.   Cost : one XXH3 pass over len bytes (~20 GB/s). */
+VLS_API int vls_check_record(vls_store *store, const void *key, size_t klen, const void *data,
+                             size_t len);
 VLS_API int vls_chunk_length(vls_store *store, uint64_t chunk, uint64_t *len);
 VLS_API int vls_read_chunk(vls_store *store, uint64_t chunk, void *dst, size_t cap,
                            size_t *len);

@@ -118,6 +118,35 @@ int vls_chunk_length(vls_store *s, uint64_t chunk, uint64_t *len)
     return rc;
 }
 
+/* Checks the hash of every live record that lies wholly in chunk ci (decoded in data): the
+ * chunk checksum proves the chunk is what the writer wrote, not that the index places each
+ * record right. Records are in storage order (idx_add enforces it), so they are found by
+ * binary search. Records crossing into the next chunk are left to the reader that joins the
+ * chunks (vls_check_record). */
+static int check_records_in_chunk(vls_store *s, uint64_t ci, const unsigned char *data)
+{
+    const idx_chunk *c = &s->ix.c[ci];
+    uint64_t lo = 0, hi = s->ix.n;
+    while (lo < hi) { /* first entry starting at or after the chunk */
+        uint64_t m = lo + (hi - lo) / 2;
+        if (s->ix.e[m].off < c->logical)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    for (uint64_t i = lo; i < s->ix.n; i++) {
+        const idx_entry *e = &s->ix.e[i];
+        if (e->off >= c->logical + c->raw)
+            break;
+        if (!e->live || e->len > c->logical + c->raw - e->off)
+            continue;
+        int rc = store_check_record(s, e, data + (e->off - c->logical));
+        if (rc != VLS_OK)
+            return rc;
+    }
+    return VLS_OK;
+}
+
 int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, size_t *len)
 {
     if (!s || !len || (!dst && cap))
@@ -135,6 +164,8 @@ int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, size_t *
                             (unsigned long long)chunk, c->raw, cap);
         } else {
             rc = decode_chunk_into(s, chunk, dst, s->cp.threads);
+            if (rc == VLS_OK)
+                rc = check_records_in_chunk(s, chunk, dst);
         }
     }
     pthread_rwlock_unlock(&s->lock);
@@ -271,7 +302,7 @@ int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, s
         } else {
             int unverified = 0;
             rc = store_read_logical(s, e->off, e->len, buf, &unverified);
-            if (rc == VLS_OK && (unverified || (s->flags & VLS_VERIFY_READS)))
+            if (rc == VLS_OK) /* always: see store_check_record */
                 rc = store_check_record(s, e, buf);
         }
     }
@@ -307,7 +338,7 @@ int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, size_t
         } else {
             int unverified = 0;
             rc = store_read_logical(s, e->off, e->len, buf, &unverified);
-            if (rc == VLS_OK && (unverified || (s->flags & VLS_VERIFY_READS)))
+            if (rc == VLS_OK)
                 rc = store_check_record(s, e, buf);
             if (rc == VLS_OK) {
                 *out = buf;
@@ -341,11 +372,13 @@ int vls_size(vls_store *s, const void *key, size_t klen, uint64_t *len)
 
 int vls_contains(vls_store *s, const void *key, size_t klen)
 {
-    if (!s)
-        return vls_seterr(s, VLS_E_INVAL, "vls_contains: store is NULL");
+    if (!s) {
+        vls_seterr(s, VLS_E_INVAL, "vls_contains: store is NULL");
+        return 0;
+    }
     int rc = store_check_key(s, key, klen);
     if (rc != VLS_OK)
-        return rc;
+        return 0; /* never negative: an error must not read as "present" */
     pthread_rwlock_rdlock(&s->lock);
     rc = idx_find(&s->ix, key, klen) >= 0;
     pthread_rwlock_unlock(&s->lock);
@@ -414,4 +447,21 @@ int vls_stat_get(vls_store *s, vls_stat *st)
     st->format_version = s->hdr.version;
     pthread_rwlock_unlock(&s->lock);
     return VLS_OK;
+}
+
+int vls_check_record(vls_store *s, const void *key, size_t klen, const void *data, size_t len)
+{
+    if (!s || (!data && len))
+        return vls_seterr(s, VLS_E_INVAL, "vls_check_record: NULL argument");
+    const idx_entry *e;
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = lookup(s, key, klen, &e);
+    if (rc == VLS_OK && e->len != len)
+        rc = vls_seterr(s, VLS_E_CHECKSUM, "record \"%.*s\" is %llu bytes, not %zu",
+                        (int)(klen > 64 ? 64 : klen), (const char *)key,
+                        (unsigned long long)e->len, len);
+    else if (rc == VLS_OK)
+        rc = store_check_record(s, e, data);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
 }

@@ -767,8 +767,7 @@ int vls_recover(const char *damaged_path, const char *out_path,
     if (rc != VLS_OK) {
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", vls_errmsg(NULL));
-        out->failed = 1; /* close must not commit what is left */
-        vls_close(out);
+        store_free(out); /* close must not commit what is left */
         unlink(out_path);
         vls_seterr(NULL, rc, "%s", keep);
     } else {
