@@ -372,6 +372,19 @@ VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 VLS_API int vls_verify(vls_store *store, void (*report)(void *ctx, const char *problem),
                        void *ctx, uint64_t *problems);
 
+/*! vls_verify_flags() :
+ *  vls_verify() with flags. A crash is not damage: bytes after the last valid commit that
+ *  hold no complete commit trailer are an interrupted write (a killed import); the store
+ *  opens at its last commit with nothing lost, so they are reported as a note (a report line
+ *  starting "note: ", not counted in *problems) and the call returns 0. A complete
+ *  trailer-shaped record there that fails its checksum is damage (VLS_E_CHECKSUM), as is any
+ *  broken index chain (the store does not open). With VLS_VERIFY_STRICT the torn tail counts
+ *  as a problem too (VLS_E_CORRUPT). vls_verify(s, ...) is vls_verify_flags(s, 0, ...). */
+#define VLS_VERIFY_STRICT 0x1u
+VLS_API int vls_verify_flags(vls_store *store, unsigned flags,
+                             void (*report)(void *ctx, const char *problem),
+                             void *ctx, uint64_t *problems);
+
 /*! vls_compact() :
  *  Writes the live records of `store`, in storage order, to a new store at out_path with the
  *  same settings, reclaiming dead space. Memory stays bounded (about two chunks). The new file
