@@ -57,16 +57,23 @@ static int read_segment(vls_store *s, uint64_t off, uint64_t limit, fmt_segment 
         stored = tmp;
     }
     rc = VLS_OK;
+    char why[200];
     if (fmt_hash(stored, (size_t)seg->stored_size) != seg->payload_hash) {
         rc = vls_seterr(s, VLS_E_CHECKSUM, "index segment at offset %llu: checksum mismatch",
                         (unsigned long long)off);
+    } else if ((seg->flags & FMT_SEG_COMPRESSED) &&
+               chunk_check_header(VLS_CODEC_LZ4, stored, (size_t)seg->stored_size,
+                                  (size_t)seg->raw_size, why, sizeof why) != VLS_OK) {
+        /* before the allocation: a checksum-valid header claiming ~256 times its stored size
+         * (up to 1 TiB) was allocated first and found wrong after */
+        rc = vls_seterr(s, VLS_E_CORRUPT, "index segment at offset %llu: %s",
+                        (unsigned long long)off, why);
     } else {
         out->len = 0;
         if (vbuf_reserve(out, (size_t)seg->raw_size + 1) != 0) {
             rc = vls_seterr(s, VLS_E_NOMEM, "no memory for a %llu-byte index",
                             (unsigned long long)seg->raw_size);
         } else if (seg->flags & FMT_SEG_COMPRESSED) {
-            char why[200];
             rc = chunk_decompress(VLS_CODEC_LZ4, stored, (size_t)seg->stored_size, out->p,
                                   (size_t)seg->raw_size, 1, why, sizeof why);
             if (rc != VLS_OK)
@@ -80,6 +87,11 @@ static int read_segment(vls_store *s, uint64_t off, uint64_t limit, fmt_segment 
     free(tmp);
     return rc;
 }
+
+#define BAD_CHUNK(why, c, raw, max)                                                        \
+    (snprintf(why, sizeof why, "chunk %llu claims %u decoded bytes, more than the file's "       \
+              "chunk size %u", (unsigned long long)(c), (raw), (max)),                     \
+     VLS_E_CORRUPT)
 
 /* Rebuilds ix from the segment chain ending at the trailer t. */
 static int load_chain(vls_store *s, const fmt_trailer *t, vls_index *ix, uint64_t *chain_len,
@@ -130,11 +142,16 @@ static int load_chain(vls_store *s, const fmt_trailer *t, vls_index *ix, uint64_
     *chain_bytes = 0;
     for (uint64_t i = n; i-- > 0;) {
         char why[256];
-        uint64_t limit = i ? offs[i - 1] : t->self_offset;
+        uint64_t limit = i ? offs[i - 1] : t->self_offset, nc_before = ix->nc;
         if ((rc = read_segment(s, offs[i], limit, &seg, &payload)) != VLS_OK)
             goto out;
         rc = idx_apply_payload(ix, payload.p, payload.len, FMT_HEADER_SIZE, offs[i], why,
                                sizeof why);
+        /* a chunk never decodes to more than the file's chunk size: a larger claim is a lie
+         * that a failed decode would otherwise allocate (up to 1 GiB a try) */
+        for (uint64_t c = nc_before; rc == VLS_OK && c < ix->nc; c++)
+            if (ix->c[c].raw > s->hdr.chunk_size)
+                rc = BAD_CHUNK(why, c, ix->c[c].raw, s->hdr.chunk_size);
         if (rc != VLS_OK) {
             rc = vls_seterr(s, rc, "index segment at offset %llu: %s", (unsigned long long)offs[i],
                             rc == VLS_E_NOMEM ? "out of memory" : why);

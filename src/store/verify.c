@@ -130,22 +130,23 @@ int vls_verify_flags(vls_store *s, unsigned flags, void (*report)(void *ctx, con
         int rc = classify_tail(s, s->committed_size, size, &bad_at);
         uint64_t tail = size - s->committed_size;
         if (rc == VLS_E_CHECKSUM) {
-            snprintf(msg, sizeof msg, "commit trailer at offset %llu fails its checksum: the "
-                     "newest commit is damaged (the store opens at the one before, offset %llu)",
-                     (unsigned long long)bad_at, (unsigned long long)s->committed_size);
+            snprintf(msg, sizeof msg, "commit trailer at offset %llu, after the last valid "
+                     "commit at offset %llu, fails its checksum: the newest commit is damaged "
+                     "(the store opens at the one before)", (unsigned long long)bad_at,
+                     (unsigned long long)s->committed_size);
             problem(&v, VLS_E_CHECKSUM, msg);
         } else if (rc != VLS_OK) {
             snprintf(msg, sizeof msg, "reading the %llu bytes after the last commit failed: %s",
                      (unsigned long long)tail, vls_strerror(rc));
             problem(&v, rc, msg);
         } else if (flags & VLS_VERIFY_STRICT) {
-            snprintf(msg, sizeof msg, "%llu uncommitted bytes after the last commit at offset "
-                     "%llu (a write interrupted by a crash; nothing committed is lost)",
+            snprintf(msg, sizeof msg, "%llu uncommitted bytes after the last valid commit at "
+                     "offset %llu (a write interrupted by a crash; nothing committed is lost)",
                      (unsigned long long)tail, (unsigned long long)s->committed_size);
             problem(&v, VLS_E_CORRUPT, msg);
         } else if (report) {
-            snprintf(msg, sizeof msg, "note: %llu uncommitted bytes after the last commit at "
-                     "offset %llu: a write interrupted by a crash; nothing committed is lost "
+            snprintf(msg, sizeof msg, "note: %llu uncommitted bytes after the last valid commit "
+                     "at offset %llu: a write interrupted by a crash; nothing committed is lost "
                      "(not counted as a problem; --strict / VLS_VERIFY_STRICT counts it)",
                      (unsigned long long)tail, (unsigned long long)s->committed_size);
             report(ctx, msg);
