@@ -5,6 +5,7 @@
  * refresh across an in-place compaction, VLS_RDONLY memory stores, vls_contains. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,109 @@ static void test_regress_batch_overflow(void)
     vls_close(s);
 }
 
+static void collect(void *ctx, const char *what)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 2048 - n, "%s\n", what);
+}
+
+/* A crash is not damage: uncommitted bytes after the last commit (a killed import) are a note
+ * and verify returns 0 (it returned VLS_E_CORRUPT); VLS_VERIFY_STRICT counts them; a damaged
+ * newest trailer stays damage. */
+static void test_regress_torn_tail_is_no_damage(void)
+{
+    const char *path = test_path("trust-torn");
+    vls_store *s;
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE, NULL, &s));
+    CHECK_OK(s, vls_put_str(s, "one", "1", 1, 0));
+    CHECK_OK(s, vls_commit(s));
+    CHECK_OK(s, vls_put_str(s, "two", "2", 1, 0));
+    CHECK_OK(NULL, vls_close(s));
+    uint64_t size = file_size(path);
+    CHECK(truncate(path, (off_t)(size - 13)) == 0); /* the second commit's trailer, torn */
+    char said[2048] = "";
+    uint64_t problems = 9;
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+    CHECK(vls_count(s) == 1);
+    CHECK_OK(s, vls_verify(s, collect, said, &problems));
+    CHECK(problems == 0 && strncmp(said, "note: ", 6) == 0);
+    CHECK_RC(s, vls_verify_flags(s, VLS_VERIFY_STRICT, NULL, NULL, &problems), VLS_E_CORRUPT);
+    CHECK(problems == 1);
+    vls_close(s);
+    /* whole again, then the newest trailer damaged */
+    unlink(path);
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE, NULL, &s));
+    CHECK_OK(s, vls_put_str(s, "one", "1", 1, 0));
+    CHECK_OK(s, vls_commit(s));
+    CHECK_OK(s, vls_put_str(s, "two", "2", 1, 0));
+    CHECK_OK(NULL, vls_close(s));
+    size = file_size(path);
+    FILE *f = fopen(path, "r+b");
+    fseek(f, (long)size - 20, SEEK_SET);
+    fputc(0xee, f);
+    fclose(f);
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+    CHECK(vls_count(s) == 1);
+    CHECK_RC(s, vls_verify(s, NULL, NULL, &problems), VLS_E_CHECKSUM);
+    CHECK(problems == 1);
+    vls_close(s);
+    unlink(path);
+}
+
+/* Four processes, each PID 1 of its own PID namespace, create one store at once (a container
+ * each): every acknowledged put is in the file. Needs unshare(CLONE_NEWPID) (root): without
+ * it the check is reported as skipped. */
+static void test_regress_create_pid_namespaces(void)
+{
+    int lost = 0, acknowledged = 0, skipped = 0;
+    for (int round = 0; round < 20 && !skipped; round++) {
+        const char *path = test_path("trust-pidns");
+        pid_t kids[4];
+        for (int i = 0; i < 4; i++) {
+            kids[i] = fork();
+            if (kids[i] == 0) {
+                if (unshare(CLONE_NEWPID) != 0)
+                    _exit(77);
+                pid_t pid1 = fork(); /* PID 1 of the new namespace */
+                if (pid1 == 0) {
+                    creator c = {path, i, 0};
+                    create_and_put(&c);
+                    _exit(c.ok ? 0 : 1);
+                }
+                int st = 0;
+                waitpid(pid1, &st, 0);
+                _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 2);
+            }
+        }
+        int ok[4];
+        for (int i = 0; i < 4; i++) {
+            int st = 0;
+            waitpid(kids[i], &st, 0);
+            skipped |= WIFEXITED(st) && WEXITSTATUS(st) == 77;
+            ok[i] = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        }
+        vls_store *s;
+        if (skipped || vls_open(path, VLS_RDONLY, NULL, &s) != VLS_OK)
+            continue;
+        for (int i = 0; i < 4; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "t%d", i);
+            acknowledged += ok[i];
+            lost += ok[i] && vls_contains(s, key, strlen(key)) != 1;
+        }
+        vls_close(s);
+        unlink(path);
+    }
+    if (skipped) {
+        printf("SKIP: test_regress_create_pid_namespaces (unshare(CLONE_NEWPID) refused)\n");
+        return;
+    }
+    CHECK(acknowledged > 0);
+    CHECK(lost == 0);
+    printf("pid namespaces: %d acknowledged puts, %d lost\n", acknowledged, lost);
+}
+
 int main(void)
 {
     test_regress_close_after_failed_write();
@@ -475,6 +579,8 @@ int main(void)
     test_regress_errmsg_from_worker();
     test_regress_moved_record();
     test_regress_create_temp_shared();
+    test_regress_create_pid_namespaces();
+    test_regress_torn_tail_is_no_damage();
     test_regress_symlink();
     test_regress_refresh_after_compaction();
     test_regress_rdonly_memory_and_contains();

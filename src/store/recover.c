@@ -748,10 +748,14 @@ int vls_recover(const char *damaged_path, const char *out_path,
     int named = 0;
     for (size_t k = 0; k < r.ntix && !named; k++)
         named = r.tix[k] == last_used;
+    /* a crash is not damage: a segment no trailer names, with no damaged trailer in the
+     * file, is a commit a crash interrupted (as vls_verify's torn-tail note) */
     if (last_used && !named)
         say(&r, "the newest usable index segment (offset %llu) is named by no valid commit "
-            "trailer (its trailer is damaged, or a crash interrupted that commit): its records "
-            "are recovered too", (unsigned long long)last_used);
+            "trailer (%s): its records are recovered too", (unsigned long long)last_used,
+            r.bad_trailers ? "a commit trailer in the file is damaged" :
+                             "no damaged trailer was found: a crash interrupted that commit, "
+                             "which is not damage");
     if (!(r.s->cache = cache_new(RECOVER_CACHE))) {
         rc = vls_seterr(NULL, VLS_E_NOMEM, "no memory for a chunk cache");
         goto out;
