@@ -7,7 +7,8 @@
  * index, and stored bytes re-checksummed), commits the index as it then stands (a full
  * segment, valid checksums), and reads the result in a child process under a 256 MiB address
  * space limit, in four ways (mmap or pread, cache on or off): vls_get and vls_get_alloc of
- * every key, vls_get_many of all keys, vls_read_chunk of every chunk, vls_verify. A case
+ * every key, vls_get_many of all keys, vls_read_chunk of every chunk, vls_verify; and one
+ * loader epoch (whole-chunk reads, records joined across chunks). A case
  * passes when every read returns the original bytes or an error with a message, and at least
  * one read (or the open) reports the lie. Classes: chunk entries reordered, dropped,
  * duplicated; Blosc header bytes (version, flags, typesize) and fields (nbytes, blocksize,
@@ -24,6 +25,7 @@
 
 #include "store.h"
 #include "testutil.h"
+#include "vlstore_loader.h"
 
 enum { NREC = 240, MAXLEN = 3000 };
 static unsigned char *orig[NREC];
@@ -293,6 +295,31 @@ static int read_everything(void)
         if (rc != VLS_OK)
             SEEN(rc);
         vls_close(s);
+    }
+    /* one loader epoch: every record it serves must be the original, or the epoch fails */
+    vls_loader_options lo;
+    vls_loader_options_init(&lo);
+    lo.batch_size = 16;
+    vls_loader *ld;
+    const char *paths[1] = {case_path};
+    if (vls_loader_open(paths, 1, &lo, &ld) != VLS_OK) {
+        errors++;
+        silent += vls_loader_open_errmsg()[0] == 0;
+    } else {
+        const vls_record *recs;
+        size_t m;
+        int rc;
+        while ((rc = vls_loader_next(ld, &recs, &m)) == 1)
+            for (size_t k = 0; k < m; k++) {
+                int i = atoi((const char *)recs[k].key + 1);
+                wrong += i < 0 || i >= NREC || recs[k].klen != strlen(names[i]) ||
+                         !same(i, recs[k].data, (size_t)recs[k].len);
+            }
+        if (rc < 0) {
+            errors++;
+            silent += vls_loader_errmsg(ld)[0] == 0;
+        }
+        vls_loader_close(ld);
     }
     if (wrong)
         return 1;
