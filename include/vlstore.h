@@ -265,6 +265,23 @@ VLS_API int vls_get_alloc(vls_store *store, const void *key, size_t klen, void *
                           size_t *len);
 VLS_API void vls_free(void *p);
 
+/*! Reading a record in pieces (a record of many GiB in bounded memory) :
+ *  vls_record_open() finds the record under key and sets *len (may be NULL) to its length;
+ *  vls_record_read() copies the next min(cap, bytes left) bytes into buf and sets *got (0 at
+ *  the end); vls_record_close() frees the reader (NULL is a no-op). Memory: the reader holds
+ *  a hash state; each read decodes at most the chunks its piece touches (bounded by the
+ *  chunk size), never the whole record. The record hash is checked as the bytes go by: the
+ *  call that returns the last byte returns VLS_E_CHECKSUM when they do not match, and the
+ *  caller must then discard everything it read. After vls_rollback() or a vls_refresh() that
+ *  moved to a replaced file, further reads fail with VLS_E_INVAL.
+ *  Threads : a reader is used by one thread at a time; many readers may share a store.
+ *  Errors : VLS_E_NOTFOUND (no such key), VLS_E_NOMEM, and those of vls_get. */
+typedef struct vls_record_reader vls_record_reader;
+VLS_API int vls_record_open(vls_store *store, const void *key, size_t klen,
+                            vls_record_reader **out, uint64_t *len);
+VLS_API int vls_record_read(vls_record_reader *reader, void *buf, size_t cap, size_t *got);
+VLS_API void vls_record_close(vls_record_reader *reader);
+
 /*! vls_size() : the record's length in *len, without reading it. */
 VLS_API int vls_size(vls_store *store, const void *key, size_t klen, uint64_t *len);
 

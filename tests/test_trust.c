@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -570,6 +571,97 @@ static void test_regress_create_pid_namespaces(void)
     printf("pid namespaces: %d acknowledged puts, %d lost\n", acknowledged, lost);
 }
 
+/* A record read in pieces: the same bytes as vls_get; a record whose hash fails reports it
+ * on the piece that ends it; a rollback invalidates the reader. */
+static void test_record_reader(void)
+{
+    const char *path = test_path("trust-reader");
+    vls_options o = small_opts(1, 1);
+    vls_store *s;
+    enum { LEN = 100000 };
+    static unsigned char rec[LEN], got[LEN];
+    test_fill(rec, LEN, 5, 1);
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE, &o, &s));
+    CHECK_OK(s, vls_put_str(s, "big", rec, LEN, 0));
+    CHECK_OK(s, vls_put_str(s, "small", rec, 1500, 0));
+    CHECK_OK(s, vls_put_str(s, "empty", rec, 0, 0));
+    CHECK_OK(s, vls_commit(s));
+    vls_record_reader *r;
+    uint64_t len = 0;
+    size_t n = 0, at = 0;
+    CHECK_OK(s, vls_record_open(s, "big", 3, &r, &len));
+    CHECK(len == LEN);
+    int rc;
+    while ((rc = vls_record_read(r, got + at, 777, &n)) == VLS_OK && n)
+        at += n;
+    CHECK(rc == VLS_OK && at == LEN && memcmp(got, rec, LEN) == 0);
+    vls_record_close(r);
+    CHECK_OK(s, vls_record_open(s, "empty", 5, &r, &len));
+    CHECK(len == 0);
+    CHECK_OK(s, vls_record_read(r, got, sizeof got, &n));
+    CHECK(n == 0);
+    vls_record_close(r);
+    CHECK_RC(s, vls_record_open(s, "none", 4, &r, &len), VLS_E_NOTFOUND);
+    /* a rollback while reading */
+    CHECK_OK(s, vls_record_open(s, "big", 3, &r, &len));
+    CHECK_OK(s, vls_record_read(r, got, 10, &n));
+    CHECK_OK(s, vls_rollback(s));
+    CHECK_RC(s, vls_record_read(r, got, 10, &n), VLS_E_INVAL);
+    vls_record_close(r);
+    /* a moved record: its last piece reports the mismatch */
+    s->ix.e[1].off -= 1;
+    CHECK_OK(s, commit_index_as_is(s));
+    CHECK_OK(NULL, vls_close(s));
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+    CHECK_OK(s, vls_record_open(s, "small", 5, &r, &len));
+    CHECK_OK(s, vls_record_read(r, got, 1000, &n));
+    CHECK_RC(s, vls_record_read(r, got, 1000, &n), VLS_E_CHECKSUM);
+    CHECK(strstr(vls_errmsg(s), "discard") != NULL);
+    vls_record_close(r);
+    vls_record_close(NULL);
+    vls_close(s);
+    unlink(path);
+}
+
+/* vls_verify of a 256 MiB record in a process limited to 160 MiB of address space: it reads
+ * the record in pieces (it allocated the whole record: 2.6 GB resident for a 2.5 GiB one). */
+static void test_regress_verify_bounded_memory(void)
+{
+    const char *path = test_path("trust-bigverify");
+    vls_options o;
+    vls_options_init(&o);
+    o.write_behind = 0;
+    vls_store *s;
+    static unsigned char piece[1 << 20];
+    memset(piece, 0x11, sizeof piece);
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE | VLS_NOSYNC, &o, &s));
+    CHECK_OK(s, store_put_begin(s, "huge", 4, (uint64_t)256 << 20, 0));
+    for (int i = 0; i < 256; i++)
+        CHECK_OK(s, store_put_append(s, piece, sizeof piece));
+    CHECK_OK(s, store_put_end(s, "huge", 4));
+    CHECK_OK(NULL, vls_close(s));
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit lim = {160u << 20, 160u << 20};
+        setrlimit(RLIMIT_AS, &lim);
+        vls_options ro;
+        vls_options_init(&ro);
+        ro.cache_bytes = 0;
+        uint64_t problems = 1;
+        if (vls_open(path, VLS_RDONLY | VLS_NOMMAP, &ro, &s) != VLS_OK)
+            _exit(2);
+        int rc = vls_verify(s, NULL, NULL, &problems);
+        if (rc != VLS_OK)
+            fprintf(stderr, "verify under the limit: %s\n", vls_errmsg(s));
+        vls_close(s);
+        _exit(rc == VLS_OK && problems == 0 ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    unlink(path);
+}
+
 int main(void)
 {
     test_regress_close_after_failed_write();
@@ -584,6 +676,8 @@ int main(void)
     test_regress_symlink();
     test_regress_refresh_after_compaction();
     test_regress_rdonly_memory_and_contains();
+    test_record_reader();
+    test_regress_verify_bounded_memory();
     test_regress_batch_overflow();
     return test_done("test_trust");
 }

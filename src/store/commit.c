@@ -268,6 +268,7 @@ int store_drop_uncommitted(vls_store *s)
     }
     s->pend_len = 0;
     s->streaming = 0;
+    s->generation++;
     s->ops.len = 0;
     s->nops = 0;
     s->ops_prev_end = 0;
@@ -440,6 +441,7 @@ static int follow_replaced_file(vls_store *s)
     s->committed_nc = fresh->committed_nc;
     if (s->cache) /* chunk numbers now name the new file's chunks */
         cache_clear(s->cache);
+    s->generation++;
     store_free(fresh); /* with the old file and index */
     return VLS_OK;
 }

@@ -465,3 +465,86 @@ int vls_check_record(vls_store *s, const void *key, size_t klen, const void *dat
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }
+
+/* ---- a record read in pieces ------------------------------------------------------------ */
+struct vls_record_reader {
+    vls_store *s;
+    uint64_t generation; /* the store's, at open */
+    uint64_t off, len, hash, done;
+    XXH3_state_t *state;
+    char key[80];        /* for messages */
+    int klen;
+};
+
+int vls_record_open(vls_store *s, const void *key, size_t klen, vls_record_reader **out,
+                    uint64_t *len)
+{
+    if (!s || !out)
+        return vls_seterr(s, VLS_E_INVAL, "vls_record_open: NULL argument");
+    *out = NULL;
+    vls_record_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->state = XXH3_createState())) {
+        free(r);
+        return vls_seterr(s, VLS_E_NOMEM, "no memory for a record reader");
+    }
+    const idx_entry *e;
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = lookup(s, key, klen, &e);
+    if (rc == VLS_OK) {
+        r->s = s;
+        r->generation = s->generation;
+        r->off = e->off;
+        r->len = e->len;
+        r->hash = e->hash;
+        r->klen = (int)(klen < sizeof r->key ? klen : sizeof r->key);
+        memcpy(r->key, key, (size_t)r->klen);
+        XXH3_64bits_reset(r->state);
+        if (len)
+            *len = e->len;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (rc != VLS_OK) {
+        vls_record_close(r);
+        return rc;
+    }
+    *out = r;
+    return VLS_OK;
+}
+
+int vls_record_read(vls_record_reader *r, void *buf, size_t cap, size_t *got)
+{
+    if (!r || !got || (!buf && cap))
+        return vls_seterr(r ? r->s : NULL, VLS_E_INVAL, "vls_record_read: NULL argument");
+    vls_store *s = r->s;
+    *got = 0;
+    uint64_t n = r->len - r->done < cap ? r->len - r->done : cap;
+    if (n == 0 && r->done == r->len && r->len)
+        return VLS_OK; /* already at the end, and checked */
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = VLS_OK, unverified = 0;
+    if (s->generation != r->generation)
+        rc = vls_seterr(s, VLS_E_INVAL, "record \"%.*s\": the store was rolled back or moved "
+                        "to a replaced file while it was being read", r->klen, r->key);
+    else if (n)
+        rc = store_read_logical(s, r->off + r->done, n, buf, &unverified);
+    if (rc == VLS_OK) {
+        XXH3_64bits_update(r->state, buf, (size_t)n);
+        r->done += n;
+        *got = (size_t)n;
+        if (r->done == r->len && XXH3_64bits_digest(r->state) != r->hash)
+            rc = vls_seterr(s, VLS_E_CHECKSUM, "record \"%.*s\" (logical offset %llu, %llu "
+                            "bytes): hash mismatch (discard what was read)", r->klen, r->key,
+                            (unsigned long long)r->off, (unsigned long long)r->len);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+void vls_record_close(vls_record_reader *r)
+{
+    if (!r)
+        return;
+    if (r->state)
+        XXH3_freeState(r->state);
+    free(r);
+}

@@ -33,6 +33,8 @@ struct vls_store {
     int failed;              /* 0, or the code of the write or sync that failed: no more
                                 writes until vls_rollback; vls_close returns it */
     pid_t pid;               /* the process that opened the handle (see store_check_fork) */
+    uint64_t generation;     /* changes when bytes a reader may hold offsets into go away
+                                (rollback, a refresh onto a replaced file): record readers */
     fmt_header hdr;
     vls_options opts;        /* effective settings */
     chunk_params cp;
