@@ -272,7 +272,9 @@ int cmd_verify(int argc, char **argv)
     if (argc != 2)
         return cli_usage(use);
     vls_store *s;
-    if (cli_open("verify", argv[1], VLS_RDONLY, &s) != EXIT_OK)
+    /* pread, not mapped: a file cut short by another process, or a media error, is an error
+     * to report, not SIGBUS */
+    if (cli_open("verify", argv[1], VLS_RDONLY | VLS_NOMMAP, &s) != EXIT_OK)
         return EXIT_FAIL;
     uint64_t problems = 0;
     int rc = vls_verify_flags(s, vflags, print_problem, NULL, &problems);

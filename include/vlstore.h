@@ -383,7 +383,11 @@ VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 
 /*! vls_verify() :
  *  Reads every chunk, the index and every record, checking each checksum and each record's
- *  hash. Each problem found is passed to `report` (may be NULL) as a sentence.
+ *  hash, records in 1 MiB pieces (memory stays bounded whatever their length). Each problem
+ *  found is passed to `report` (may be NULL) as a sentence. SIGBUS: a handle that maps the
+ *  file (the default) is killed by SIGBUS when the file is cut short by another process or
+ *  a mapped page hits a media error; open with VLS_NOMMAP (vlstore verify does; vls_recover
+ *  always reads with pread) to get VLS_E_IO / VLS_E_TRUNCATED instead.
  *  @return : 0 when sound, else the code of the first problem (VLS_E_CHECKSUM, ...).
  *  *problems (may be NULL) receives the number of problems found. */
 VLS_API int vls_verify(vls_store *store, void (*report)(void *ctx, const char *problem),

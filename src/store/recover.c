@@ -723,7 +723,9 @@ int vls_recover(const char *damaged_path, const char *out_path,
     r.st = st;
     if (!(r.s = store_alloc()))
         return vls_seterr(NULL, VLS_E_NOMEM, "no memory");
-    rc = io_open_file(damaged_path, 0, 0, 0, 0, NULL, 0, 1, &r.s->io, &err);
+    /* read with pread, never mapped: a damaged file may be cut short or sit on failing media
+     * while we read it, and a mapped read past its end or on a bad sector is SIGBUS */
+    rc = io_open_file(damaged_path, 0, 0, 0, 0, NULL, 0, 0, &r.s->io, &err);
     if (rc != VLS_OK) {
         vls_seterr(NULL, rc, "%s: %s", damaged_path,
                    err ? strerror(err) : vls_strerror(rc));
