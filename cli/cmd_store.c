@@ -208,7 +208,7 @@ int cmd_info(int argc, char **argv)
                (unsigned long long)st.records, (unsigned long long)st.logical_bytes,
                (unsigned long long)st.dead_bytes, (unsigned long long)st.file_bytes, ratio,
                (unsigned long long)st.chunks, (unsigned long long)st.commits, st.format_version,
-               o->chunk_size, vls_codec_name(o->codec), o->level, o->shuffle, o->typesize,
+               o->chunk_size, vls_compressor_name(o->codec), o->level, o->shuffle, o->typesize,
                o->block_size, vls_placement_name(o->placement));
     } else {
         printf("records        %llu\n", (unsigned long long)st.records);
@@ -220,7 +220,7 @@ int cmd_info(int argc, char **argv)
         printf("commits        %llu\n", (unsigned long long)st.commits);
         printf("format         %u\n", st.format_version);
         printf("settings       chunk %u B, codec %s level %d, shuffle %d, typesize %d, "
-               "block %u B, placement %s\n", o->chunk_size, vls_codec_name(o->codec), o->level,
+               "block %u B, placement %s\n", o->chunk_size, vls_compressor_name(o->codec), o->level,
                o->shuffle, o->typesize, o->block_size, vls_placement_name(o->placement));
     }
     return EXIT_OK;

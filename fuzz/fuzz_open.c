@@ -89,8 +89,9 @@ static void read_all(vls_store *s)
     while (vls_iter_next(s, &pos, &key, &klen, &len) == 1) {
         seen++;
         uint64_t sz;
+        int found = 0;
         if (klen == 0 || klen > VLS_MAX_KEY || vls_size(s, key, klen, &sz) != VLS_OK || sz != len ||
-            vls_contains(s, key, klen) != 1)
+            vls_contains(s, key, klen, &found) != VLS_OK || !found)
             abort();
         if (n < MAX_KEYS && len <= MAX_READ) {
             copies[n] = malloc(klen);

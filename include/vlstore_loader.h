@@ -86,16 +86,12 @@ typedef struct vls_record {
  *  and unchanged until vls_loader_close().
  *  Cost : one pass over each store's index (about 0.1 s per million records); no data read.
  *  @return : 0 and *out, or a negative VLS_E_… code (*out is then NULL and
- *  vls_loader_open_errmsg() says what failed: the bad option, or the store that did not
+ *  vls_loader_errmsg(NULL) says what failed: the bad option, or the store that did not
  *  open and why). */
 VLS_API int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options *opts,
                             vls_loader **out);
 VLS_API int vls_loader_open_stores(vls_store *const *stores, size_t n,
                                    const vls_loader_options *opts, vls_loader **out);
-
-/*! vls_loader_open_errmsg() : the detail of the calling thread's last failed
- *  vls_loader_open*() ("stores/b.vls: bad magic …"), or "" when there was none. */
-VLS_API const char *vls_loader_open_errmsg(void);
 
 /*! vls_loader_close() : stops the prefetch threads, frees everything; closes the stores the
  *  loader opened. Every view it served becomes invalid. NULL is a no-op. */
@@ -145,7 +141,12 @@ typedef struct vls_loader_info {
 
 VLS_API int vls_loader_info_get(vls_loader *ld, vls_loader_info *info);
 
-/*! vls_loader_errmsg() : detail of the last error on this loader ("" when none). */
+/*! vls_loader_errmsg() :
+ *  The detail of the last failure on this loader ("" when none); with ld == NULL, of the
+ *  calling thread's last failure without a handle, e.g. a failed vls_loader_open*()
+ *  ("stores/b.vls: bad magic …"; see vlstore.h, Conventions). Owned by the loader (it is used
+ *  by one thread at a time), unchanged until its next failure or vls_loader_close();
+ *  successful calls leave it alone. Never NULL. */
 VLS_API const char *vls_loader_errmsg(const vls_loader *ld);
 
 #ifdef __cplusplus

@@ -187,7 +187,7 @@ static void reader_during_appends(long commits, long *refreshes_out, long *chang
         /* exactly ids 0 .. n-1: id n is not there */
         char key[24];
         key_of(n, key);
-        bad += vls_contains(r, key, strlen(key)) != 0;
+        bad += test_has_key(r, key) != 0;
         seen = n;
         last_commit = s.commits;
         usleep(200); /* let the writer run */

@@ -58,3 +58,9 @@ int test_done(const char *name)
     printf("%s: %ld passed, %ld failed\n", name, test_passed, test_failed);
     return test_failed ? 1 : 0;
 }
+
+int test_has_key(vls_store *s, const char *key)
+{
+    int found = 0;
+    return vls_contains(s, key, strlen(key), &found) == VLS_OK ? found : -1;
+}

@@ -610,10 +610,11 @@ static PyObject *Store_contains(StoreObject *self, PyObject *key)
     keybuf kb;
     if (store_check(self) < 0 || key_from(key, &kb) < 0)
         return NULL;
-    int rc = vls_contains(self->s, kb.data, kb.len);
+    int found;
+    int rc = vls_contains(self->s, kb.data, kb.len, &found);
     if (rc < 0)
         return store_err(self, rc);
-    return PyBool_FromLong(rc);
+    return PyBool_FromLong(found);
 }
 
 static PyObject *Store_count(StoreObject *self, PyObject *unused)
@@ -802,7 +803,7 @@ done:
 static PyObject *opts_dict(const vls_options *o)
 {
     return Py_BuildValue("{s:I,s:s,s:i,s:i,s:i,s:I,s:s,s:i,s:K,s:O}", "chunk_size", o->chunk_size,
-                         "codec", vls_codec_name(o->codec), "level", o->level, "shuffle",
+                         "codec", vls_compressor_name(o->codec), "level", o->level, "shuffle",
                          o->shuffle, "typesize", o->typesize, "block_size", o->block_size,
                          "placement", vls_placement_name(o->placement), "threads", o->threads,
                          "cache_bytes", (unsigned long long)o->cache_bytes, "write_behind",
@@ -1064,12 +1065,11 @@ static PyObject *Core_frame_view(PyObject *mod, PyObject *arg)
     if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
     vls_frame f;
-    char msg[256];
-    int rc = vls_frame_view_msg(b.buf, (size_t)b.len, &f, msg, sizeof msg);
+    int rc = vls_frame_view(b.buf, (size_t)b.len, &f);
     if (rc != VLS_OK) {
         PyBuffer_Release(&b);
-        char full[320];
-        snprintf(full, sizeof full, "not a valid frame record: %s", msg);
+        char full[1100];
+        snprintf(full, sizeof full, "not a valid frame record: %s", vls_errmsg(NULL));
         return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, full);
     }
     const char *base = b.buf;
@@ -1114,11 +1114,10 @@ static PyObject *Core_frame_verify(PyObject *mod, PyObject *arg)
     Py_buffer b;
     if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
-    char msg[256];
-    int rc = vls_frame_verify_msg(b.buf, (size_t)b.len, msg, sizeof msg);
+    int rc = vls_frame_verify(b.buf, (size_t)b.len);
     PyBuffer_Release(&b);
     if (rc != VLS_OK)
-        return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, msg);
+        return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, vls_errmsg(NULL));
     Py_RETURN_NONE;
 }
 
@@ -1157,7 +1156,7 @@ static PyObject *Core_codec_from_name(PyObject *mod, PyObject *arg)
     const char *n = PyUnicode_AsUTF8(arg);
     if (!n)
         return NULL;
-    return PyLong_FromLong(vls_codec_from_name(n));
+    return PyLong_FromLong(vls_compressor_from_name(n));
 }
 
 static PyObject *Core_placement_from_name(PyObject *mod, PyObject *arg)
@@ -1341,7 +1340,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
         Py_BEGIN_ALLOW_THREADS
         rc = vls_loader_open_stores(st, (size_t)n, &o, &ld);
         if (rc != VLS_OK)
-            snprintf(msg, sizeof msg, "%s", vls_loader_open_errmsg());
+            snprintf(msg, sizeof msg, "%s", vls_loader_errmsg(NULL));
         Py_END_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < n; i++) {
             ((StoreObject *)items[i])->busy--;
@@ -1383,7 +1382,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
             Py_BEGIN_ALLOW_THREADS
             rc = vls_loader_open(paths, (size_t)n, &o, &ld);
             if (rc != VLS_OK)
-                snprintf(msg, sizeof msg, "%s", vls_loader_open_errmsg());
+                snprintf(msg, sizeof msg, "%s", vls_loader_errmsg(NULL));
             Py_END_ALLOW_THREADS
         }
         for (Py_ssize_t i = 0; i < got; i++)

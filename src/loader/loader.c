@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/error.h"
 #include "common/pool.h"
 #include "vlstore_loader.h"
 
@@ -125,20 +126,16 @@ struct vls_loader {
     uint64_t bytes_read, reads_done, wait_ns;
 };
 
-static _Thread_local char open_msg[512];
-
-const char *vls_loader_open_errmsg(void)
-{
-    return open_msg;
-}
-
+/* A failure with no loader to hold it (a failed open) goes to the calling thread's
+ * handle-less message, vls_loader_errmsg(NULL) = vls_errmsg(NULL). */
 static int open_fail(int rc, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(open_msg, sizeof open_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return rc;
+    return vls_seterr(NULL, rc, "%s", msg);
 }
 
 static int fail(vls_loader *ld, int rc, const char *fmt, ...)
@@ -499,7 +496,7 @@ static void run_task(void *arg, size_t i)
     ld_task *t = &rd->tasks[i];
     vls_store *s = ld->stores[t->file];
     uint64_t want = ld->chunk_start[t->file][t->chunk + 1] - ld->chunk_start[t->file][t->chunk];
-    size_t got = 0;
+    uint64_t got = 0;
     t->rc = vls_read_chunk(s, t->chunk, t->dst, (size_t)want, &got);
     if (t->rc == VLS_OK && got != want)
         t->rc = VLS_E_CORRUPT;
@@ -795,7 +792,6 @@ static int start_at(vls_loader *ld, uint64_t epoch, uint64_t batch)
     stop_prefetch(ld);
     recycle_all(ld);
     ld->failed = 0;
-    ld->msg[0] = 0;
     int rc = plan_epoch(ld, epoch);
     if (rc != VLS_OK)
         return rc;
@@ -903,7 +899,6 @@ static vls_loader *loader_new(const vls_loader_options *opts, size_t n, int *rc)
 int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options *opts,
                     vls_loader **out)
 {
-    open_msg[0] = 0;
     if (!out)
         return open_fail(VLS_E_INVAL, "vls_loader_open: NULL out");
     *out = NULL;
@@ -932,7 +927,6 @@ int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options
 int vls_loader_open_stores(vls_store *const *stores, size_t n, const vls_loader_options *opts,
                            vls_loader **out)
 {
-    open_msg[0] = 0;
     if (!out)
         return open_fail(VLS_E_INVAL, "vls_loader_open_stores: NULL out");
     *out = NULL;
@@ -1050,7 +1044,8 @@ static ld_unit *get_unit(vls_loader *ld, uint64_t u)
 int vls_loader_next(vls_loader *ld, const vls_record **records, size_t *n)
 {
     if (!ld || !records || !n)
-        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next: NULL argument") : VLS_E_INVAL;
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next: NULL argument")
+                  : open_fail(VLS_E_INVAL, "vls_loader_next: NULL loader");
     *records = NULL;
     *n = 0;
     if (ld->failed)
@@ -1124,7 +1119,8 @@ int vls_loader_tell(const vls_loader *ld, vls_loader_position *pos)
 int vls_loader_seek(vls_loader *ld, const vls_loader_position *pos)
 {
     if (!ld || !pos)
-        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_seek: NULL position") : VLS_E_INVAL;
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_seek: NULL position")
+                  : open_fail(VLS_E_INVAL, "vls_loader_seek: NULL loader");
     if (pos->fingerprint != plan_fingerprint(ld))
         return fail(ld, VLS_E_INVAL, "the saved position belongs to another dataset or to "
                     "other loader settings (fingerprint %016llx, this loader %016llx)",
@@ -1154,5 +1150,5 @@ int vls_loader_info_get(vls_loader *ld, vls_loader_info *info)
 
 const char *vls_loader_errmsg(const vls_loader *ld)
 {
-    return ld ? ld->msg : "";
+    return ld ? ld->msg : vls_errmsg(NULL);
 }

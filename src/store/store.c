@@ -51,7 +51,7 @@ static int check_options(const vls_options *o, char *msg, size_t cap)
         snprintf(msg, cap, "chunk size %u outside 4096 .. 1 GiB", o->chunk_size);
         return VLS_E_INVAL;
     }
-    if (vls_codec_name(o->codec)[0] == 'u' || o->level < 0 || o->level > 9 || o->shuffle < 0 ||
+    if (vls_compressor_name(o->codec)[0] == 'u' || o->level < 0 || o->level > 9 || o->shuffle < 0 ||
         o->shuffle > 2 || o->typesize < 1 || o->typesize > 255 || o->placement < 0 ||
         o->placement > 2 || o->threads < 0 || o->threads > 256) {
         snprintf(msg, cap, "option out of range (codec %d, level %d, shuffle %d, typesize %d, "
@@ -340,6 +340,7 @@ void store_free(vls_store *s)
 {
     if (!s)
         return;
+    vls_errforget(s, VLS_OK); /* a later handle at this address starts without a message */
     compressor_free(s->compressor); /* first: it may be writing into zbuf */
     free(s->behind);
     while (s->spare) {
@@ -497,6 +498,7 @@ int vls_close(vls_store *s)
     int rc = VLS_OK;
     if (s->writable && !s->failed)
         rc = vls_commit(s);
+    vls_errforget(s, rc); /* a failed final commit's detail moves to vls_errmsg(NULL) */
     store_free(s);
     return rc;
 }
@@ -1013,7 +1015,7 @@ int vls_chunk_length(vls_store *s, uint64_t chunk, uint64_t *len)
     return rc;
 }
 
-int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, size_t *len)
+int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, uint64_t *len)
 {
     if (!s || !len || (!dst && cap))
         return vls_seterr(s, VLS_E_INVAL, "vls_read_chunk: NULL argument");
@@ -1151,7 +1153,7 @@ static int lookup(vls_store *s, const void *key, size_t klen, const idx_entry **
     return VLS_OK;
 }
 
-int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, size_t *len)
+int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, uint64_t *len)
 {
     if (!s || !len || (!buf && cap))
         return vls_seterr(s, VLS_E_INVAL, "vls_get: NULL argument");
@@ -1159,7 +1161,7 @@ int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, s
     pthread_rwlock_rdlock(&s->lock);
     int rc = lookup(s, key, klen, &e);
     if (rc == VLS_OK) {
-        *len = (size_t)e->len;
+        *len = e->len;
         if (e->len > cap) {
             rc = vls_seterr(s, VLS_E_TOOSMALL, "record needs %llu bytes, buffer has %zu",
                             (unsigned long long)e->len, cap);
@@ -1174,19 +1176,19 @@ int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, s
     return rc;
 }
 
-int vls_get_str(vls_store *s, const char *key, void *buf, size_t cap, size_t *len)
+int vls_get_str(vls_store *s, const char *key, void *buf, size_t cap, uint64_t *len)
 {
     return vls_get(s, key, key ? strlen(key) : 0, buf, cap, len);
 }
 
-int vls_get_u64(vls_store *s, uint64_t key, void *buf, size_t cap, size_t *len)
+int vls_get_u64(vls_store *s, uint64_t key, void *buf, size_t cap, uint64_t *len)
 {
     unsigned char k[8];
     vls_key_u64(key, k);
     return vls_get(s, k, 8, buf, cap, len);
 }
 
-int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, size_t *len)
+int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, uint64_t *len)
 {
     if (!s || !out || !len)
         return vls_seterr(s, VLS_E_INVAL, "vls_get_alloc: NULL argument");
@@ -1206,7 +1208,7 @@ int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, size_t
                 rc = store_check_record(s, e, buf);
             if (rc == VLS_OK) {
                 *out = buf;
-                *len = (size_t)e->len;
+                *len = e->len;
             } else {
                 free(buf);
             }
@@ -1234,17 +1236,19 @@ int vls_size(vls_store *s, const void *key, size_t klen, uint64_t *len)
     return rc;
 }
 
-int vls_contains(vls_store *s, const void *key, size_t klen)
+int vls_contains(vls_store *s, const void *key, size_t klen, int *found)
 {
-    if (!s)
-        return vls_seterr(s, VLS_E_INVAL, "vls_contains: store is NULL");
+    if (found)
+        *found = 0;
+    if (!s || !found)
+        return vls_seterr(s, VLS_E_INVAL, "vls_contains: NULL argument");
     int rc = check_key(s, key, klen);
     if (rc != VLS_OK)
         return rc;
     pthread_rwlock_rdlock(&s->lock);
-    rc = idx_find(&s->ix, key, klen) >= 0;
+    *found = idx_find(&s->ix, key, klen) >= 0;
     pthread_rwlock_unlock(&s->lock);
-    return rc;
+    return VLS_OK;
 }
 
 uint64_t vls_count(vls_store *s)
