@@ -134,7 +134,7 @@ static int read_back(const char *path, const trajectory *t, uint64_t bytes)
         vls_close(s);
         return EXIT_FAIL;
     }
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     printf("file: %.2f MB for %.2f MB of frames: compression ratio %.3f (%s level %d, %s "
            "shuffle, %u KiB chunks), %llu chunks\n",

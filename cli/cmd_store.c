@@ -195,7 +195,7 @@ int cmd_info(int argc, char **argv)
     vls_store *s;
     if (cli_open("info", path, VLS_RDONLY, &s) != EXIT_OK)
         return EXIT_FAIL;
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     vls_close(s);
     double ratio = st.file_bytes ? (double)st.logical_bytes / (double)st.file_bytes : 0.0;
@@ -246,7 +246,7 @@ int cmd_verify(int argc, char **argv)
         return EXIT_FAIL;
     uint64_t problems = 0;
     int rc = vls_verify(s, print_problem, NULL, &problems);
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     vls_close(s);
     if (rc != VLS_OK) {

@@ -50,10 +50,14 @@ extern "C" {
 #define VLS_API
 #endif
 
+/* The library's version; CMakeLists.txt reads it from here (one source). ABI policy while the
+ * major version is 0: every minor release may change the ABI (struct layouts, signatures) and
+ * gets its own SONAME, libvlstore.so.0.MINOR; patch releases keep the ABI. From 1.0 on the
+ * SONAME follows the major version. CHANGELOG.md lists every change to the API. */
 #define VLS_VERSION_MAJOR 0
-#define VLS_VERSION_MINOR 1
+#define VLS_VERSION_MINOR 2
 #define VLS_VERSION_PATCH 0
-#define VLS_VERSION_STRING "0.1.0"
+#define VLS_VERSION_STRING "0.2.0"
 
 typedef struct vls_store vls_store; /* an open store: opaque */
 
@@ -146,7 +150,9 @@ typedef struct vls_options {
                               thread while puts fill the next; 0 compresses on the caller's
                               thread. The file is written the same either way. */
     uint32_t reserved32;   /* zero */
-    uint64_t reserved[7];  /* zero; room to grow without breaking callers */
+    uint64_t reserved[7];  /* zero; room to grow without breaking callers. vls_open refuses
+                              a nonzero reserved field with VLS_E_INVAL naming it (a setting
+                              from a newer header this library would otherwise ignore) */
 } vls_options;
 
 /*! vls_options_init() : fills `opts` with the defaults (documented field by field above). */
@@ -335,7 +341,15 @@ VLS_API int vls_get_many_into(vls_store *store, size_t n, const vls_key *keys, v
 /*-*************************************
  *  Whole-store operations
  ***************************************/
+/*! vls_stat :
+ *  Growable by its size field: set struct_size to sizeof(vls_stat) before calling
+ *  vls_stat_get (`vls_stat st = {.struct_size = sizeof st};`). Fields are only ever appended;
+ *  the library fills the fields it knows, never writes past its own sizeof(vls_stat), and
+ *  sets struct_size to the bytes it filled, so a program built against a newer header can
+ *  tell which of its fields an older library did not fill (they keep their values). */
 typedef struct vls_stat {
+    uint32_t struct_size;   /* in: sizeof(vls_stat) as the caller knows it; out: bytes filled */
+    uint32_t format_version;
     uint64_t records;       /* live records */
     uint64_t logical_bytes; /* sum of live record lengths */
     uint64_t dead_bytes;    /* record bytes still in the file but deleted or replaced */
@@ -343,10 +357,12 @@ typedef struct vls_stat {
     uint64_t chunks;        /* chunk frames */
     uint64_t commits;       /* commit sequence number of the state seen */
     vls_options options;    /* the file's settings and this handle's */
-    uint32_t format_version;
-    uint32_t reserved[7];
 } vls_stat;
 
+/*! vls_stat_get() :
+ *  Fills *st (see vls_stat for struct_size). Threads : safe on a shared store.
+ *  @return : 0; VLS_E_INVAL for a NULL argument or a struct_size smaller than the first
+ *  vls_stat layout (0: the caller forgot to set it). */
 VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 
 /*! vls_verify() :

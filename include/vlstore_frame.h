@@ -48,8 +48,11 @@ extern "C" {
  *  allocated); the view is valid as long as that buffer is. name is never NULL in a view (an
  *  absent name reads as "", name_len 0) and is NUL-terminated; it may contain NUL bytes, so
  *  name_len is authoritative.
- *  Always start from vls_frame_init(): fields may be appended to this struct in later versions
- *  and init sets them to "absent". */
+ *  The caller allocates it (on the stack, usually), so its size is part of the ABI: a release
+ *  that adds fields changes the SONAME (vlstore.h, version policy) and programs are rebuilt;
+ *  nothing here promises binary compatibility across such a change. Always start from
+ *  vls_frame_init(), so that source code keeps compiling and keeps meaning the same thing
+ *  when fields are added: init sets every field, new ones included, to "absent". */
 typedef struct vls_frame {
     const char *name;        /* frame name, name_len bytes */
     size_t name_len;

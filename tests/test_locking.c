@@ -173,7 +173,7 @@ static void reader_during_appends(long commits, long *refreshes_out, long *chang
         done = waitpid(pid, &st, WNOHANG) == pid; /* one more refresh after the child is done */
         CHECK_OK(r, vls_refresh(r));
         refreshes++;
-        vls_stat s;
+        vls_stat s = {.struct_size = sizeof s};
         CHECK_OK(r, vls_stat_get(r, &s));
         uint64_t n = vls_count(r);
         went_back += n < seen || s.commits < last_commit;

@@ -48,7 +48,7 @@ static void replace_delete(void)
     CHECK(vls_iter_next(s, &pos, &key, &klen, &rlen) == 1);
     CHECK(klen == 1 && memcmp(key, "c", 1) == 0 && rlen == 0);
     CHECK(vls_iter_next(s, &pos, &key, &klen, &rlen) == 0);
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     CHECK_OK(s, vls_stat_get(s, &st));
     CHECK(st.records == 2 && st.logical_bytes == 6 && st.dead_bytes == 5 + 3);
     vls_close(s);
@@ -164,7 +164,7 @@ static void many_small(void)
             bad += rc != VLS_OK || len != (size_t)(i % 17) || memcmp(v, want, len) != 0;
     }
     CHECK(bad == 0);
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     CHECK_OK(s, vls_stat_get(s, &st));
     CHECK(st.commits == N / 500 + 1);
     vls_close(s);
@@ -232,7 +232,7 @@ static void big_record(void)
     CHECK_OK(s, vls_get_str(s, "huge", got, len, &glen));
     CHECK(glen == len && memcmp(buf, got, len) == 0);
     CHECK_OK(s, vls_compact(s, out));
-    vls_stat before, after;
+    vls_stat before = {.struct_size = sizeof before}, after = {.struct_size = sizeof after};
     vls_stat_get(s, &before);
     vls_close(s);
     CHECK_OK(NULL, vls_open(out, VLS_RDONLY, NULL, &s));

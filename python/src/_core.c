@@ -814,7 +814,7 @@ static PyObject *Store_stat(StoreObject *self, PyObject *unused)
 {
     if (store_check(self) < 0)
         return NULL;
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     int rc = vls_stat_get(self->s, &st);
     if (rc != VLS_OK)
         return store_err(self, rc);

@@ -115,6 +115,10 @@ int vls_depot_open(vls_store *store, const vls_depot_codec *codec, vls_depot **o
                           "vls_depot_open: codec '%s' asks for alignment %zu (a power of two "
                           "up to %u expected)",
                           codec->name ? codec->name : "?", codec->align, VLS_DEPOT_MAX_ALIGN);
+    for (size_t i = 0; i < sizeof codec->reserved / sizeof codec->reserved[0]; i++)
+        if (codec->reserved[i])
+            return vls_seterr(NULL, VLS_E_INVAL, "vls_depot_open: codec '%s' has reserved[%zu] "
+                              "set (must be NULL)", codec->name ? codec->name : "?", i);
     vls_depot *d = calloc(1, sizeof *d);
     if (!d)
         return vls_seterr(NULL, VLS_E_NOMEM, "vls_depot_open: no memory");

@@ -230,6 +230,14 @@ static int check_options(const vls_loader_options *o)
                          o->rank, o->world);
     if (o->threads < 1 || o->threads > 256)
         return open_fail(VLS_E_INVAL, "loader options: threads %d is not in 1..256", o->threads);
+    /* a nonzero reserved field is a setting this library does not know: refuse, not ignore */
+    if (o->reserved0 != 0)
+        return open_fail(VLS_E_INVAL, "loader options: reserved0 is %u, must be 0",
+                         o->reserved0);
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i] != 0)
+            return open_fail(VLS_E_INVAL, "loader options: reserved[%zu] is %llu, must be 0", i,
+                             (unsigned long long)o->reserved[i]);
     return VLS_OK;
 }
 

@@ -63,6 +63,18 @@ static int check_options(const vls_options *o, char *msg, size_t cap)
         snprintf(msg, cap, "write_behind is %d, not 0 or 1", o->write_behind);
         return VLS_E_INVAL;
     }
+    /* A nonzero reserved field is a setting from a newer vlstore.h that this library would
+     * silently ignore: refuse it instead. */
+    if (o->reserved32 != 0) {
+        snprintf(msg, cap, "options.reserved32 is %u, must be 0", o->reserved32);
+        return VLS_E_INVAL;
+    }
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i] != 0) {
+            snprintf(msg, cap, "options.reserved[%zu] is %llu, must be 0", i,
+                     (unsigned long long)o->reserved[i]);
+            return VLS_E_INVAL;
+        }
     return VLS_OK;
 }
 
@@ -1297,20 +1309,35 @@ int vls_iter_next_chunk(vls_store *s, uint64_t *pos, const void **key, size_t *k
     return found;
 }
 
+/* The size of the first vls_stat layout (0.2). Fields appended later are filled only for callers
+ * whose struct_size covers them; a caller with a struct this small gets exactly this much. */
+#define VLS_STAT_SIZE_0_2 sizeof(vls_stat)
+
 int vls_stat_get(vls_store *s, vls_stat *st)
 {
     if (!s || !st)
         return vls_seterr(s, VLS_E_INVAL, "vls_stat_get: NULL argument");
-    memset(st, 0, sizeof *st);
+    uint32_t caller_size = st->struct_size;
+    if (caller_size < VLS_STAT_SIZE_0_2)
+        return vls_seterr(s, VLS_E_INVAL, "vls_stat.struct_size is %u, expected at least %zu "
+                          "(set it to sizeof(vls_stat) before the call)", caller_size,
+                          VLS_STAT_SIZE_0_2);
+    vls_stat full;
+    memset(&full, 0, sizeof full);
     pthread_rwlock_rdlock(&s->lock);
-    st->records = s->ix.live;
-    st->logical_bytes = s->ix.live_bytes;
-    st->dead_bytes = s->ix.logical_end + s->behind_len + s->pend_len - s->ix.live_bytes;
-    st->file_bytes = s->writable ? io_size(s->io) : s->committed_size;
-    st->chunks = s->ix.nc;
-    st->commits = s->seq;
-    st->options = s->opts;
-    st->format_version = s->hdr.version;
+    full.records = s->ix.live;
+    full.logical_bytes = s->ix.live_bytes;
+    full.dead_bytes = s->ix.logical_end + s->behind_len + s->pend_len - s->ix.live_bytes;
+    full.file_bytes = s->writable ? io_size(s->io) : s->committed_size;
+    full.chunks = s->ix.nc;
+    full.commits = s->seq;
+    full.options = s->opts;
+    full.format_version = s->hdr.version;
     pthread_rwlock_unlock(&s->lock);
+    /* An older caller's struct is a prefix of ours: copy that much. A newer caller's is
+     * longer: its fields beyond ours are not written (struct_size may even be garbage), and
+     * struct_size tells it how much this library filled. */
+    full.struct_size = (uint32_t)(caller_size < sizeof full ? caller_size : sizeof full);
+    memcpy(st, &full, full.struct_size);
     return VLS_OK;
 }
