@@ -8,11 +8,13 @@
  * The on-disk format is specified in docs/FORMAT.md.
  *
  * Conventions (they hold for every public header: vlstore_frame.h, _depot.h, _loader.h too)
- *  - Every function returning int returns 0 (VLS_OK) on success or a negative VLS_E_* code.
- *    The exceptions are the walkers (vls_iter_next, vls_depot_next, vls_loader_next,
- *    vls_xyz_next): 1 with an item, 0 at the end, negative on error, so loop while the
- *    result is > 0. No function answers a question with its return value where an error
- *    could read as "yes": vls_contains() reports through *found.
+ *  - Every function returning an int status returns 0 (VLS_OK) on success or a negative
+ *    VLS_E_* code. The walkers (vls_iter_next*, vls_depot_next, vls_loader_next*,
+ *    vls_xyz_next) return 1 with an item, 0 at the end, negative on error: loop while the
+ *    result is > 0. The few ints that are values, not statuses, say so (the -1 of
+ *    vls_compressor_from_name for an unknown name; vls_frame_is_aligned, which cannot fail).
+ *    No function answers a question with its return value where an error could read as
+ *    "yes": vls_contains() reports through *found.
  *  - Error messages, one pattern for every handle type: vls_errmsg(store),
  *    vls_depot_errmsg(depot), vls_loader_errmsg(loader), vls_xyz_errmsg(parser) give the
  *    detail of the last failure on that handle ("chunk 17 at offset 73400320: checksum
