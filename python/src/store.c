@@ -523,8 +523,7 @@ static PyObject *Store_get_many_size(StoreObject *self, PyObject *keys)
     return PyLong_FromUnsignedLongLong(total);
 }
 
-/* Raises NotFound naming the first missing key of a batch. */
-static PyObject *raise_missing(PyObject *seq, const vls_span *spans, size_t n)
+PyObject *raise_missing(PyObject *seq, const vls_span *spans, size_t n)
 {
     size_t missing = 0, first = n;
     for (size_t i = 0; i < n; i++)
