@@ -248,8 +248,9 @@ class FrameBatches(IterableDataset):
     rank); ``set_epoch(e)`` chooses one. ``len()`` is the number of batches per epoch for this
     rank (summed over ``num_workers`` workers when given; in a worker, that worker's).
     ``drop_last`` drops each share's final short batch (with it, all ranks step together).
-    ``pin_memory`` copies each tensor into page-locked memory (``DataLoader(pin_memory=True)``
-    does the same). ``n_buffers``: see ``BlockShuffleBatch``.
+    ``pin_memory`` copies each tensor into page-locked memory when a CUDA device is present
+    (pinning only speeds up copies to a GPU; without one it does nothing), as
+    ``DataLoader(pin_memory=True)`` does. ``n_buffers``: see ``BlockShuffleBatch``.
     """
 
     def __init__(
@@ -330,7 +331,7 @@ class FrameBatches(IterableDataset):
         info = get_worker_info()
         nworkers = info.num_workers if info is not None else 1
         epoch = self.epoch
-        pin = self.pin_memory
+        pin = self.pin_memory and torch.cuda.is_available()
         with self._loader(rank, world, epoch) as ld:
             for b in ld:
                 yield batch_to_tensors(b, pin)
@@ -402,8 +403,10 @@ class FrameMapDataset(Dataset):
         return parts[0] if len(parts) == 1 else _concat(parts)
 
     def collate(self, indices: Sequence[int]) -> Dict[str, Any]:
-        """``collate_fn`` for a DataLoader: indices -> batch dict of tensors."""
-        return batch_to_tensors(self.get_batch(indices), self.pin_memory)
+        """``collate_fn`` for a DataLoader: indices -> batch dict of tensors (pinned with
+        ``pin_memory`` when a CUDA device is present)."""
+        return batch_to_tensors(self.get_batch(indices),
+                                self.pin_memory and torch.cuda.is_available())
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)
