@@ -304,7 +304,7 @@ static int read_everything(void)
     const char *paths[1] = {case_path};
     if (vls_loader_open(paths, 1, &lo, &ld) != VLS_OK) {
         errors++;
-        silent += vls_loader_open_errmsg()[0] == 0;
+        silent += vls_errmsg(NULL)[0] == 0;
     } else {
         const vls_record *recs;
         size_t m;
