@@ -1,10 +1,12 @@
 /* store.h — the store handle, shared by the modules that implement the public API:
- * store.c (open, put, get, commit), batch.c (get_many), verify.c, compact.c.
- * Depends on io, format, index, chunk, cache, pool. */
+ * open.c (open, close), write.c (put, delete), commit.c (finding and writing commits,
+ * refresh), read.c (get, chunk reads, queries), spare.c (read buffers), batch.c (get_many),
+ * verify.c, compact.c, recover.c. Depends on io, format, index, chunk, cache, pool. */
 #ifndef VLS_STORE_H
 #define VLS_STORE_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include "xxh.h"
 
 #include "cache.h"
@@ -17,11 +19,22 @@
 #include "common/pool.h"
 #include "vlstore.h"
 
+/* A kept buffer for compressed chunk bytes read with pread (spare.c). */
+typedef struct spare_buf {
+    struct spare_buf *next;
+    size_t cap;
+    unsigned char data[];
+} spare_buf;
+
 struct vls_store {
     vls_io *io;
     unsigned flags;
     int writable;
-    int failed;              /* a write or sync failed: no more writes */
+    int failed;              /* 0, or the code of the write or sync that failed: no more
+                                writes until vls_rollback; vls_close returns it */
+    pid_t pid;               /* the process that opened the handle (see store_check_fork) */
+    uint64_t generation;     /* changes when bytes a reader may hold offsets into go away
+                                (rollback, a refresh onto a replaced file): record readers */
     fmt_header hdr;
     vls_options opts;        /* effective settings */
     chunk_params cp;
@@ -71,6 +84,44 @@ struct vls_store {
  * vls_open, and for vls_recover's handle over a damaged file. */
 vls_store *store_alloc(void);
 void store_free(vls_store *s);
+
+/* Records a failed read or write (what, where, errno err) in the handle's message; a failed
+ * write also fails a writable handle (no more writes). Returns rc. (open.c) */
+int store_fail_io(vls_store *s, int rc, int err, const char *what, uint64_t off);
+
+/* A write, a sync or an in-memory index update failed (its message already set): the handle
+ * takes no more writes (s->failed keeps rc; vls_close returns it) and what was appended since
+ * the last commit is cut off, so the file is its last commit again (commit.c). Returns rc. */
+int store_fail(vls_store *s, int rc);
+/* Drops everything since the last commit: the chunk being compressed, the open chunk, the
+ * logged changes, the bytes appended to the file; the index is reloaded from the last commit.
+ * Caller holds the write lock (commit.c). */
+int store_drop_uncommitted(vls_store *s);
+/* VLS_E_FORKED with a message naming `what` when called in a process forked after the
+ * handle was opened (its writer lock, write-behind thread and thread pool stayed with the
+ * parent), else VLS_OK (open.c). */
+int store_check_fork(vls_store *s, const char *what);
+
+/* VLS_E_READONLY / VLS_E_FAILED / VLS_E_FORKED with a message when s may not be written
+ * (write.c). */
+int store_check_writable(vls_store *s);
+/* VLS_E_INVAL with a message unless key is 1 to VLS_MAX_KEY bytes (write.c). */
+int store_check_key(vls_store *s, const void *key, size_t klen);
+
+/* Writes out the open chunk (handing it to the write-behind thread when `behind` is set and
+ * write-behind is on), after the chunk compressed behind before it (write.c). */
+int store_flush_chunk(vls_store *s, int behind);
+
+/* Loads the newest commit into s: ix, seq, committed_size, chain state (commit.c). */
+int store_load_latest(vls_store *s);
+/* vls_commit with the write lock held (commit.c). */
+int store_commit_locked(vls_store *s);
+
+/* A buffer of at least len bytes (a kept one when one is big enough), NULL when out of
+ * memory; give it back when done; free_all at handle close (spare.c). */
+spare_buf *store_spare_take(vls_store *s, size_t len);
+void store_spare_give(vls_store *s, spare_buf *b);
+void store_spare_free_all(vls_store *s);
 
 /* Reads logical bytes [off, off+len) into dst. *unverified is set when some byte came from a
  * chunk whose checksum was not checked (partial decode) — the caller then checks the record
