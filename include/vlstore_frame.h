@@ -171,9 +171,12 @@ VLS_API int vls_frame_view_aligned(const void *buf, size_t len, void *scratch,
  *  Prints `f` to `out` as one JSON object with flatc's field names (name, nsites, ncodim,
  *  types, masses, positions, forces, energy, cell, pbc, charges, stress); absent optional
  *  fields are omitted. Floats are printed with 9 significant digits (round-trips float32),
- *  energy with 17; NaN and infinities as NaN / Infinity / -Infinity (as Python's json does).
+ *  energy with 17, always with '.' as the decimal point (the C locale, whatever LC_NUMERIC
+ *  the program set). NaN and infinities, which JSON cannot hold as numbers, are written as the
+ *  strings "NaN", "Infinity" and "-Infinity", so the output is always valid JSON.
  *  `f` may be a view with aligned == 0. Flags: VLS_JSON_COMPACT puts it all on one line.
- * @return : VLS_OK, or VLS_E_IO when writing failed. */
+ *  Threads: any; the calling thread's locale is switched for the call and restored.
+ * @return : VLS_OK; VLS_E_IO when writing failed; VLS_E_NOMEM if the C locale could not be made. */
 #define VLS_JSON_COMPACT 0x1u
 VLS_API int vls_frame_write_json(FILE *out, const vls_frame *f, unsigned flags);
 

@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs_for() {
   case "$1" in
     build)  echo "pkg-config libblosc-dev libxxhash-dev" ;;
-    test)   echo "libopenmpi-dev openmpi-bin flatbuffers-compiler python3-flatbuffers python3-numpy python3-pytest python3-dev python3-setuptools python3-torch python3-ase python3-lmdb python3-msgpack xcrysden-data" ;;
+    test)   echo "libopenmpi-dev openmpi-bin flatbuffers-compiler python3-flatbuffers python3-numpy python3-pytest python3-dev python3-setuptools python3-torch python3-ase python3-lmdb python3-msgpack xcrysden-data locales" ;;
     bench)  echo "liblmdb-dev libsqlite3-dev libhdf5-dev hdf5-filter-plugin-blosc-serial gnuplot-nox python3-h5py python3-msgpack python3-lmdb" ;;
     python) echo "python3-dev python3-setuptools python3-wheel python3-numpy python3-pytest python3-pip python3-venv" ;;
     mpi)    echo "libopenmpi-dev openmpi-bin" ;;
@@ -29,7 +29,25 @@ for group in "$@"; do
     esac
   done
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+
+# test_locale prints JSON under a comma-decimal locale: the test group also needs de_DE.UTF-8
+# generated (Debian's locales package ships the sources, not the compiled locale).
+need_locale=0
+case " $* " in
+  *" test "*) locale -a 2>/dev/null | grep -qix 'de_DE.utf-\?8' || need_locale=1 ;;
+esac
+generate_locale() {
+  [ "$need_locale" -eq 1 ] || return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test_locale needs the de_DE.UTF-8 locale; as root: localedef -i de_DE -f UTF-8 de_DE.UTF-8" >&2
+    return 0 # the test then reports itself skipped
+  fi
+  echo "Generating the de_DE.UTF-8 locale" >&2
+  sed -i 's/^# *\(de_DE.UTF-8 UTF-8\)/\1/' /etc/locale.gen 2>/dev/null || true
+  grep -q '^de_DE.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null || echo 'de_DE.UTF-8 UTF-8' >> /etc/locale.gen
+  locale-gen >&2
+}
+[ ${#missing[@]} -eq 0 ] && { generate_locale; exit 0; }
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "vlstore needs these Debian packages: ${missing[*]}" >&2
@@ -40,3 +58,4 @@ echo "Installing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=600 update -qq
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2
+generate_locale

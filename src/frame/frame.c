@@ -17,6 +17,7 @@
  */
 #include "vlstore_frame.h"
 
+#include "common/clocale.h"
 #include "common/error.h"
 
 #include <math.h>
@@ -445,13 +446,29 @@ int vls_frame_view_aligned(const void *buf, size_t len, void *scratch, size_t sc
 /*-*************************************
  *  JSON
  ***************************************/
+/* JSON has no NaN or infinity: they are written as the strings "NaN", "Infinity" and
+ * "-Infinity" (valid JSON that keeps the value; Python's float() and numpy read them back). */
 static void json_float(FILE *out, double v, int digits) {
     if (isnan(v))
-        fputs("NaN", out);
+        fputs("\"NaN\"", out);
     else if (isinf(v))
-        fputs(v > 0 ? "Infinity" : "-Infinity", out);
+        fputs(v > 0 ? "\"Infinity\"" : "\"-Infinity\"", out);
     else
         fprintf(out, "%.*g", digits, v);
+}
+
+static int write_json(FILE *out, const vls_frame *f, unsigned flags);
+
+int vls_frame_write_json(FILE *out, const vls_frame *f, unsigned flags) {
+    if (!out || !f) return VLS_E_INVAL;
+    /* JSON numbers take '.' whatever LC_NUMERIC the program set ("1,5" is not JSON): this
+     * thread prints in the C locale for the call; the process's locale is left alone. */
+    locale_t c = vls_c_locale();
+    if (!c) return VLS_E_NOMEM;
+    locale_t prev = uselocale(c);
+    int rc = write_json(out, f, flags);
+    uselocale(prev);
+    return rc;
 }
 
 /* Prints n floats from p (which may be unaligned). */
@@ -469,8 +486,7 @@ static void json_floats(FILE *out, const char *key, const void *p, size_t n, con
     fputs("]", out);
 }
 
-int vls_frame_write_json(FILE *out, const vls_frame *f, unsigned flags) {
-    if (!out || !f) return VLS_E_INVAL;
+static int write_json(FILE *out, const vls_frame *f, unsigned flags) {
     const char *nl = (flags & VLS_JSON_COMPACT) ? "" : "\n  ";
     const char *sep = (flags & VLS_JSON_COMPACT) ? ", " : ",\n  ";
     const size_t n = f->nsites > 0 ? (size_t)f->nsites : 0;
