@@ -9,7 +9,8 @@
 # In a sanitizer build (VLS_SANITIZE set in CMakeCache.txt) the extension is linked with the
 # same -fsanitize flags and python runs with the sanitizer runtime preloaded (leak checks off:
 # CPython keeps its own memory until exit); the torch tests are left out there (torch's own
-# libraries are not built for it and would only slow the run down).
+# libraries are not built for it and would only slow the run down); under ThreadSanitizer only
+# the threaded tests run (below).
 # Env: VLS_SOURCE_DIR, VLS_BUILD_DIR (required), VLS_TEST_TMP (scratch), VLSTORE (the CLI,
 # for the CLI interop test). Extra pytest arguments: VLS_PYTEST_ARGS.
 # Verdict (tests/lib.sh): pytest's passed/failed/skipped counts; any skipped test (a package
@@ -62,6 +63,17 @@ if [ -n "$sanitize" ]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
   pytest_args+=(--ignore="$src/python/tests/test_torch.py")
   echo "test_python: sanitizer build ($sanitize): preloading $LD_PRELOAD; torch tests left out"
+  case "$sanitize" in
+    *thread*)
+      # ThreadSanitizer (make test-tsan): the tests whose threads meet in the C code — Python
+      # threads sharing a store, iterating while another writes, a long fused_get beside a
+      # running thread; the loader's prefetch/decode threads; collated batches. CPython itself
+      # is not instrumented: TSan sees its locks (intercepted pthread calls), not its memory.
+      pytest_args+=(-k "thread or loader or batch")
+      export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+      echo "test_python: ThreadSanitizer: the threaded tests (-k 'thread or loader or batch')"
+      ;;
+  esac
 fi
 
 cd "$tmp"
