@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-long test_passed, test_failed, test_skipped;
+_Atomic long test_passed, test_failed, test_skipped;
 
 const char *test_path(const char *name)
 {

@@ -9,7 +9,8 @@
 
 #include "vlstore.h"
 
-extern long test_passed, test_failed, test_skipped;
+/* atomic: a test may count checks from several threads */
+extern _Atomic long test_passed, test_failed, test_skipped;
 
 #define CHECK(cond)                                                                        \
     do {                                                                                   \
