@@ -63,13 +63,13 @@ run() {
         echo "# started: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "# machine: $machine"
     } > "$log"
-    local t0 rc c0 c1
+    local t0 rc c0 c1 lane=$BASHPID # the shell that waits for the test (its children's CPU)
     t0=$(date +%s.%N)
-    c0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$BASHPID/stat)
+    c0=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$lane/stat")
     env VLS_TEST_LONG=1 VLS_TEST_TMP="$scratch" "${env[@]}" "$build/tests/$prog" >> "$log" 2>&1
     rc=$?
     # CPU of the finished children (the test and what it forked), in clock ticks
-    c1=$(awk '{print $14 + $15 + $16 + $17}' /proc/$BASHPID/stat)
+    c1=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$lane/stat")
     local wall cpu
     wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')
     cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN {print (b - a) / hz}')
