@@ -1,5 +1,5 @@
 # Thin wrapper around CMake. The two commands a newcomer needs:
-#   make demo   builds vlstore and runs the demo on built-in data
+#   make demo   builds the vlstore command only and runs the demo on built-in data
 #   make test   builds everything and runs the whole test suite
 # Both install missing Debian packages first (as root), or say what to install.
 BUILD ?= build
@@ -19,7 +19,9 @@ $(BUILD)/CMakeCache.txt: | deps-build
 build: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# Only the CLI (and the library objects it links): not the tests, fuzz replays or examples.
+demo: deps-build $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target vlstore_cli
 	$(BUILD)/vlstore demo
 
 test: deps-build

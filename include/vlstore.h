@@ -7,10 +7,27 @@
  * ever overwritten, so a crash at any moment leaves the file readable as of the last commit.
  * The on-disk format is specified in docs/FORMAT.md.
  *
- * Conventions
- *  - Every function returning int returns 0 (VLS_OK) on success or a negative VLS_E_* code.
- *    vls_strerror(code) names the code; vls_errmsg(store) gives the detail of the last failure
- *    on that handle ("chunk 17 at offset 73400320: checksum mismatch").
+ * Conventions (they hold for every public header: vlstore_frame.h, _depot.h, _loader.h too)
+ *  - Every function returning an int status returns 0 (VLS_OK) on success or a negative
+ *    VLS_E_* code. The walkers (vls_iter_next*, vls_depot_next, vls_loader_next*,
+ *    vls_xyz_next) return 1 with an item, 0 at the end, negative on error: loop while the
+ *    result is > 0. The few ints that are values, not statuses, say so (the -1 of
+ *    vls_compressor_from_name for an unknown name; vls_frame_is_aligned, which cannot fail).
+ *    No function answers a question with its return value where an error could read as
+ *    "yes": vls_contains() reports through *found.
+ *  - Error messages, one pattern for every handle type: vls_errmsg(store),
+ *    vls_depot_errmsg(depot), vls_loader_errmsg(loader), vls_xyz_errmsg(parser) give the
+ *    detail of the last failure on that handle ("chunk 17 at offset 73400320: checksum
+ *    mismatch"); vls_strerror(code) names the code. Each takes NULL for the calling thread's
+ *    last failure that had no handle to hold it: a failed open (vls_open, vls_depot_open,
+ *    vls_loader_open*, vls_xyz_open*), a failed close, or a call without a handle
+ *    (vls_compact_file, vls_recover, vls_frame_verify, vls_frame_view, ...); all four give
+ *    the same string for NULL. See vls_errmsg() for how long a message lives.
+ *  - Sizes: what the library reports about stored data — a record's length, an offset, a
+ *    count, a position — is a uint64_t everywhere (vls_get*'s and vls_depot_get*'s *len,
+ *    vls_size, the walkers, spans, chunk lengths, vls_stat, vls_record): a file can hold
+ *    records larger than a 32-bit address space. What the caller hands in about its own
+ *    memory — a buffer's capacity (cap), a key's length (klen), vls_put's len — is a size_t.
  *  - Threads: a store may be shared by any number of threads calling the read functions
  *    (get, get_many, size, contains, iterate, stat, verify). Functions that change the store
  *    (put, delete, commit, refresh, compact) take the handle exclusively; they may be called
@@ -18,6 +35,13 @@
  *  - One writer per file: a second read-write open of the same file, in this process or
  *    another, fails with VLS_E_LOCKED. Read-only handles never block and see the store as of
  *    their open (or their last vls_refresh()).
+ *  - fork(): a handle belongs to the process that opened it. In a child forked after the open,
+ *    writes, commit, rollback and the reads that run on the handle's thread pool (get_many,
+ *    get_many_into) fail with VLS_E_FORKED (the writer lock, the write-behind thread and the
+ *    pool stayed with the parent: the child hung, or both processes committed and the file
+ *    failed verify); vls_close commits nothing and returns VLS_E_FORKED. Single-record reads
+ *    (get, size, contains, iterate, read_chunk) still work in the child. Open the store again
+ *    in the child instead (a loader's workers do).
  */
 #ifndef VLSTORE_H
 #define VLSTORE_H
@@ -35,10 +59,14 @@ extern "C" {
 #define VLS_API
 #endif
 
+/* The library's version; CMakeLists.txt reads it from here (one source). ABI policy while the
+ * major version is 0: every minor release may change the ABI (struct layouts, signatures) and
+ * gets its own SONAME, libvlstore.so.0.MINOR; patch releases keep the ABI. From 1.0 on the
+ * SONAME follows the major version. CHANGELOG.md lists every change to the API. */
 #define VLS_VERSION_MAJOR 0
-#define VLS_VERSION_MINOR 1
+#define VLS_VERSION_MINOR 2
 #define VLS_VERSION_PATCH 0
-#define VLS_VERSION_STRING "0.1.0"
+#define VLS_VERSION_STRING "0.2.0"
 
 typedef struct vls_store vls_store; /* an open store: opaque */
 
@@ -64,22 +92,31 @@ typedef struct vls_store vls_store; /* an open store: opaque */
 #define VLS_E_CODEC -1016    /* Blosc refused to compress or decompress */
 #define VLS_E_FAILED -1017   /* an earlier write or sync failed; the handle takes no more writes */
 #define VLS_E_NOTDIR -1018   /* a path that must be a directory is not one */
+#define VLS_E_FORKED -1019   /* the handle was opened before a fork(): open the store again */
 
 /*! vls_strerror() :
  *  @return : a static string naming `code` (never NULL; "unknown error" for foreign codes). */
 VLS_API const char *vls_strerror(int code);
 
 /*! vls_errmsg() :
- *  The detail of the last failure on `store`, or, with store == NULL, of the last vls_open()
- *  or vls_compact_file() that failed on the calling thread.
- *  The string is owned by the library and valid until the next call on the same handle (or,
- *  for NULL, the next failing open on this thread). Never NULL; "" when nothing failed. */
+ *  The detail of the calling thread's last failure on `store`, or, with store == NULL, of its
+ *  last failure that had no handle (see Conventions above; vls_errmsg(NULL) is the same
+ *  string as vls_loader_errmsg(NULL), vls_depot_errmsg(NULL) and vls_xyz_errmsg(NULL)).
+ *  Lifetime : the string is owned by the library and stays unchanged until the next failure
+ *  on the same handle in the same thread (for NULL, the next handle-less failure in this
+ *  thread); successful calls never clear it. vls_close() drops the store's message (a failed
+ *  close moves it to vls_errmsg(NULL)). A store may be shared by threads, so its messages are
+ *  kept per thread: each thread keeps the messages of its 8 most recently failed store
+ *  handles, and an older one then reads as "" (copy a message to keep it longer).
+ *  Never NULL; "" when nothing failed. */
 VLS_API const char *vls_errmsg(const struct vls_store *store);
 
 /*-*************************************
  *  Options
  ***************************************/
-/* Blosc codecs. VLS_CODEC_NONE stores chunks uncompressed: reads are plain copies. */
+/* Blosc compressors (Blosc's own word for them is "codec", hence the VLS_CODEC_ names and
+ * vls_options.codec; a depot codec, vlstore_depot.h, is something else: it turns C objects
+ * into records). VLS_CODEC_NONE stores chunks uncompressed: reads are plain copies. */
 enum vls_codec {
     VLS_CODEC_BLOSCLZ = 0,
     VLS_CODEC_LZ4 = 1,
@@ -123,7 +160,9 @@ typedef struct vls_options {
                               thread while puts fill the next; 0 compresses on the caller's
                               thread. The file is written the same either way. */
     uint32_t reserved32;   /* zero */
-    uint64_t reserved[7];  /* zero; room to grow without breaking callers */
+    uint64_t reserved[7];  /* zero; room to grow without breaking callers. vls_open refuses
+                              a nonzero reserved field with VLS_E_INVAL naming it (a setting
+                              from a newer header this library would otherwise ignore) */
 } vls_options;
 
 /*! vls_options_init() : fills `opts` with the defaults (documented field by field above). */
@@ -135,10 +174,11 @@ VLS_API void vls_options_init(vls_options *opts);
  *  "Choosing settings"). */
 VLS_API void vls_options_random_access(vls_options *opts);
 
-/* Codec names (blosclz, lz4, lz4hc, zlib, zstd, none) and back.
- * vls_codec_from_name returns -1 for an unknown name. */
-VLS_API const char *vls_codec_name(int codec);
-VLS_API int vls_codec_from_name(const char *name);
+/* Compressor names (blosclz, lz4, lz4hc, zlib, zstd, none) and back: vls_compressor_name()
+ * returns "unknown" for a value outside enum vls_codec, vls_compressor_from_name() returns -1
+ * for an unknown name. Placement names (nocross, contiguous, start) likewise. */
+VLS_API const char *vls_compressor_name(int codec);
+VLS_API int vls_compressor_from_name(const char *name);
 VLS_API const char *vls_placement_name(int placement);
 VLS_API int vls_placement_from_name(const char *name);
 
@@ -146,18 +186,22 @@ VLS_API int vls_placement_from_name(const char *name);
  *  Open and close
  ***************************************/
 
-#define VLS_RDONLY 0x0u        /* read only (default) */
+#define VLS_RDONLY 0x80u       /* read only: the default for files; refuses writes on a memory
+                                  store too (with VLS_RDWR, CREATE or TRUNCATE: VLS_E_INVAL) */
 #define VLS_RDWR 0x1u          /* read and write; takes the writer lock */
 #define VLS_CREATE 0x2u        /* create the file when it does not exist (implies VLS_RDWR) */
 #define VLS_TRUNCATE 0x4u      /* start from an empty store even if the file exists (implies RDWR) */
 #define VLS_EXCL 0x8u          /* with VLS_CREATE: fail with VLS_E_EXISTS if the file exists */
-#define VLS_VERIFY_READS 0x10u /* check every record's hash on every read */
+#define VLS_VERIFY_READS 0x10u /* kept for old callers: every read checks every record's hash now */
 #define VLS_NOSYNC 0x20u       /* skip fsync at commit: fast, but a power loss may lose commits */
 #define VLS_NOMMAP 0x40u       /* read with pread instead of mapping the file */
 
 /*! vls_open() :
  *  Opens the store at `path`, or an in-memory store when path is NULL (memory stores are
- *  always read-write and vanish on close). `opts` may be NULL for the defaults.
+ *  read-write unless VLS_RDONLY is given, and vanish on close). `opts` may be NULL for the
+ *  defaults. For an existing file the per-file options (chunk size, codec, level, shuffle,
+ *  typesize, block size, placement) come from the file and those passed are ignored, without
+ *  an error: vls_stat_get() reports the settings in effect.
  *  Opening reads the tail of the file, then the index; it never reads record data.
  *  A file whose tail was torn by a crash opens as of its last complete commit; its bytes are
  *  never overwritten: a writer pads to 8 bytes and appends after them (dead space until
@@ -166,22 +210,42 @@ VLS_API int vls_placement_from_name(const char *name);
 VLS_API int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_store **out);
 
 /*! vls_close() :
- *  Commits (unless read-only or failed), releases the lock and frees the handle.
+ *  Commits (unless read-only), releases the lock and frees the handle.
  *  vls_close(NULL) is a no-op returning 0. The handle is freed even when the final commit
- *  fails; the return value reports that failure. */
+ *  fails; the return value reports that failure. It never returns 0 after data was dropped:
+ *  on a handle whose earlier write or sync failed (and was not rolled back since) it returns
+ *  that failure's code and commits nothing. In a process forked after the open it commits
+ *  nothing and returns VLS_E_FORKED. The detail of a failure is in vls_errmsg(NULL).
+ *  The store's directory is opened once, at open, and synced through that descriptor: a
+ *  chdir() or a renamed parent directory after the open does not change which directory a
+ *  commit makes durable. */
 VLS_API int vls_close(vls_store *store);
 
 /*! vls_commit() :
  *  Makes every put and delete so far durable: writes the pending chunk, the index changes and
  *  a commit trailer, with a sync before and after the trailer (unless VLS_NOSYNC).
  *  When it returns 0, the records survive a killed process and a power loss.
- *  After a failed write or sync the handle is marked failed and refuses further writes
- *  (VLS_E_FAILED); the file still opens as of its last successful commit. */
+ *  After a failed write or sync (disk full, I/O error) the writer cuts the file back to its
+ *  last commit (so it verifies clean and the partial chunks give their space back), drops the
+ *  changes since that commit, and refuses further writes (VLS_E_FAILED) until vls_rollback();
+ *  the file opens as of its last successful commit. */
 VLS_API int vls_commit(vls_store *store);
+
+/*! vls_rollback() :
+ *  Drops every put and delete since the last commit (like LMDB's mdb_txn_abort): the file is
+ *  cut back to that commit and the handle's index reloaded from it. Also the way to go on
+ *  after a failed write (the handle takes writes again when this returns 0).
+ *  Writers only: VLS_E_READONLY on a read-only handle. Errors: VLS_E_IO / VLS_E_NOSPC when
+ *  the file cannot be cut back (the handle then stays failed), VLS_E_FORKED. */
+VLS_API int vls_rollback(vls_store *store);
 
 /*! vls_refresh() :
  *  For a read-only handle on a file that another process appends to: loads the newest
- *  commit. Returns 0 (also when nothing changed). On a read-write handle it does nothing. */
+ *  commit. When the name the handle was opened under now names another file (an in-place
+ *  compaction or a truncate replaced it), the handle moves to that file. Returns 0 (also when
+ *  nothing changed); when the new file cannot be opened (removed, damaged), its code, and the
+ *  handle stays on the old file. On a read-write handle it does nothing.
+ *  Record views and chunk numbers from before a refresh that moved files are stale. */
 VLS_API int vls_refresh(vls_store *store);
 
 /*-*************************************
@@ -222,22 +286,44 @@ VLS_API void vls_key_u64(uint64_t key, unsigned char buf[8]);
  *  A small record is decoded from only the Blosc blocks that hold it.
  *  Threads : safe on a shared store.   Ownership : nothing retained. */
 VLS_API int vls_get(vls_store *store, const void *key, size_t klen, void *buf, size_t cap,
-                    size_t *len);
-VLS_API int vls_get_str(vls_store *store, const char *key, void *buf, size_t cap, size_t *len);
-VLS_API int vls_get_u64(vls_store *store, uint64_t key, void *buf, size_t cap, size_t *len);
+                    uint64_t *len);
+VLS_API int vls_get_str(vls_store *store, const char *key, void *buf, size_t cap,
+                        uint64_t *len);
+VLS_API int vls_get_u64(vls_store *store, uint64_t key, void *buf, size_t cap, uint64_t *len);
 
 /*! vls_get_alloc() :
  *  Like vls_get() into a buffer the library allocates; the caller frees *out with vls_free().
  *  A zero-length record gives a valid non-NULL *out. */
 VLS_API int vls_get_alloc(vls_store *store, const void *key, size_t klen, void **out,
-                          size_t *len);
+                          uint64_t *len);
 VLS_API void vls_free(void *p);
+
+/*! Reading a record in pieces (a record of many GiB in bounded memory) :
+ *  vls_record_open() finds the record under key and sets *len (may be NULL) to its length;
+ *  vls_record_read() copies the next min(cap, bytes left) bytes into buf and sets *got (0 at
+ *  the end); vls_record_close() frees the reader (NULL is a no-op). Memory: the reader holds
+ *  a hash state; each read decodes at most the chunks its piece touches (bounded by the
+ *  chunk size), never the whole record. The record hash is checked as the bytes go by: the
+ *  call that returns the last byte returns VLS_E_CHECKSUM when they do not match, and the
+ *  caller must then discard everything it read. After vls_rollback() or a vls_refresh() that
+ *  moved to a replaced file, further reads fail with VLS_E_INVAL.
+ *  Threads : a reader is used by one thread at a time; many readers may share a store.
+ *  Errors : VLS_E_NOTFOUND (no such key), VLS_E_NOMEM, and those of vls_get. */
+typedef struct vls_record_reader vls_record_reader;
+VLS_API int vls_record_open(vls_store *store, const void *key, size_t klen,
+                            vls_record_reader **out, uint64_t *len);
+VLS_API int vls_record_read(vls_record_reader *reader, void *buf, size_t cap, size_t *got);
+VLS_API void vls_record_close(vls_record_reader *reader);
 
 /*! vls_size() : the record's length in *len, without reading it. */
 VLS_API int vls_size(vls_store *store, const void *key, size_t klen, uint64_t *len);
 
-/*! vls_contains() : @return 1 if the key is present, 0 if not, negative on bad arguments. */
-VLS_API int vls_contains(vls_store *store, const void *key, size_t klen);
+/*! vls_contains() :
+ *  Sets *found to 1 when the key is present, else 0, from the in-memory index (no I/O).
+ *  @return : 0, or VLS_E_INVAL (NULL store or found, a key of 0 or more than VLS_MAX_KEY
+ *  bytes) with *found = 0 when found is not NULL. The answer is never the return value, so
+ *  an error cannot read as "present". */
+VLS_API int vls_contains(vls_store *store, const void *key, size_t klen, int *found);
 
 /*! vls_count() : the number of live records. */
 VLS_API uint64_t vls_count(vls_store *store);
@@ -245,7 +331,8 @@ VLS_API uint64_t vls_count(vls_store *store);
 /*! vls_iter_next() :
  *  Walks the keys in storage order. Start with *pos = 0; each call that returns 1 fills
  *  *key and *klen (a view valid until the next change to the store) and *len (record length),
- *  and advances *pos. Returns 0 at the end. Records deleted meanwhile are skipped. */
+ *  and advances *pos. Returns 0 at the end, VLS_E_INVAL for a NULL store or pos (loop while
+ *  the result is > 0). Records deleted meanwhile are skipped. */
 VLS_API int vls_iter_next(vls_store *store, uint64_t *pos, const void **key, size_t *klen,
                           uint64_t *len);
 
@@ -265,13 +352,23 @@ VLS_API int vls_iter_next_chunk(vls_store *store, uint64_t *pos, const void **ke
  *  first time this handle reads it; *len is the decoded size. It bypasses the chunk cache
  *  (nothing is copied twice), reads the chunk's bytes in one request, and decodes on the
  *  handle's `threads` Blosc threads. Records that lie in the chunk are then at their
- *  vls_iter_next_chunk() offsets.
+ *  vls_iter_next_chunk() offsets, each checked against the hash its index entry keeps
+ *  (VLS_E_CHECKSUM otherwise); a record that continues into the next chunk is not, since
+ *  its bytes are not all here: check it with vls_check_record() once joined.
  *  Threads : safe on a shared store.   Errors : VLS_E_NOTFOUND for a chunk number past
  *  the end; VLS_E_CHECKSUM / VLS_E_CORRUPT / VLS_E_CODEC / VLS_E_IO as for vls_get. */
 VLS_API uint64_t vls_chunk_count(vls_store *store);
+
+/*! vls_check_record() :
+ *  Checks len bytes at data against the length and hash the index keeps for key: 0 when they
+ *  match, VLS_E_CHECKSUM when not, VLS_E_NOTFOUND for an unknown key. For readers that join a
+ *  record crossing chunk boundaries from vls_read_chunk() results (the loader does).
+ *  Threads : safe on a shared store.   Cost : one XXH3 pass over len bytes (~20 GB/s). */
+VLS_API int vls_check_record(vls_store *store, const void *key, size_t klen, const void *data,
+                             size_t len);
 VLS_API int vls_chunk_length(vls_store *store, uint64_t chunk, uint64_t *len);
 VLS_API int vls_read_chunk(vls_store *store, uint64_t chunk, void *dst, size_t cap,
-                           size_t *len);
+                           uint64_t *len);
 
 /*! Batched reads (the seed's fused_get) :
  *  vls_get_many() reads the records named by keys[0..n) into one caller buffer, decoding each
@@ -305,7 +402,15 @@ VLS_API int vls_get_many_into(vls_store *store, size_t n, const vls_key *keys, v
 /*-*************************************
  *  Whole-store operations
  ***************************************/
+/*! vls_stat :
+ *  Growable by its size field: set struct_size to sizeof(vls_stat) before calling
+ *  vls_stat_get (`vls_stat st = {.struct_size = sizeof st};`). Fields are only ever appended;
+ *  the library fills the fields it knows, never writes past its own sizeof(vls_stat), and
+ *  sets struct_size to the bytes it filled, so a program built against a newer header can
+ *  tell which of its fields an older library did not fill (they keep their values). */
 typedef struct vls_stat {
+    uint32_t struct_size;   /* in: sizeof(vls_stat) as the caller knows it; out: bytes filled */
+    uint32_t format_version;
     uint64_t records;       /* live records */
     uint64_t logical_bytes; /* sum of live record lengths */
     uint64_t dead_bytes;    /* record bytes still in the file but deleted or replaced */
@@ -313,19 +418,38 @@ typedef struct vls_stat {
     uint64_t chunks;        /* chunk frames */
     uint64_t commits;       /* commit sequence number of the state seen */
     vls_options options;    /* the file's settings and this handle's */
-    uint32_t format_version;
-    uint32_t reserved[7];
 } vls_stat;
 
+/*! vls_stat_get() :
+ *  Fills *st (see vls_stat for struct_size). Threads : safe on a shared store.
+ *  @return : 0; VLS_E_INVAL for a NULL argument or a struct_size smaller than the first
+ *  vls_stat layout (0: the caller forgot to set it). */
 VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 
 /*! vls_verify() :
  *  Reads every chunk, the index and every record, checking each checksum and each record's
- *  hash. Each problem found is passed to `report` (may be NULL) as a sentence.
+ *  hash, records in 1 MiB pieces (memory stays bounded whatever their length). Each problem
+ *  found is passed to `report` (may be NULL) as a sentence. SIGBUS: a handle that maps the
+ *  file (the default) is killed by SIGBUS when the file is cut short by another process or
+ *  a mapped page hits a media error; open with VLS_NOMMAP (vlstore verify does; vls_recover
+ *  always reads with pread) to get VLS_E_IO / VLS_E_TRUNCATED instead.
  *  @return : 0 when sound, else the code of the first problem (VLS_E_CHECKSUM, ...).
  *  *problems (may be NULL) receives the number of problems found. */
 VLS_API int vls_verify(vls_store *store, void (*report)(void *ctx, const char *problem),
                        void *ctx, uint64_t *problems);
+
+/*! vls_verify_flags() :
+ *  vls_verify() with flags. A crash is not damage: bytes after the last valid commit that
+ *  hold no complete commit trailer are an interrupted write (a killed import); the store
+ *  opens at its last commit with nothing lost, so they are reported as a note (a report line
+ *  starting "note: ", not counted in *problems) and the call returns 0. A complete
+ *  trailer-shaped record there that fails its checksum is damage (VLS_E_CHECKSUM), as is any
+ *  broken index chain (the store does not open). With VLS_VERIFY_STRICT the torn tail counts
+ *  as a problem too (VLS_E_CORRUPT). vls_verify(s, ...) is vls_verify_flags(s, 0, ...). */
+#define VLS_VERIFY_STRICT 0x1u
+VLS_API int vls_verify_flags(vls_store *store, unsigned flags,
+                             void (*report)(void *ctx, const char *problem),
+                             void *ctx, uint64_t *problems);
 
 /*! vls_compact() :
  *  Writes the live records of `store`, in storage order, to a new store at out_path with the

@@ -49,8 +49,8 @@
 /* CORE_NOGIL(busy, rc, call, errmsg, msg) :
  * Runs `call` (an expression giving a vls code) with the GIL released, counting it in the int
  * that `busy` points to (NULL: nothing to count). When the code is negative, the library's
- * message `errmsg` (an expression, evaluated still without the GIL, right after the call, since
- * the next call on the same thread or handle overwrites it) is copied into the char array
+ * message `errmsg` (an expression, evaluated still without the GIL, right after the call, on
+ * the same thread: messages are kept per thread) is copied into the char array
  * `msg`; otherwise msg[0] is set to 0. The one way the extension calls the library for
  * anything that may touch the disk or decompress. */
 #define CORE_NOGIL(busy, rc, call, errmsg, msg)                                               \

@@ -203,7 +203,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
             ((StoreObject *)items[i])->nloaders++;
         }
         CORE_NOGIL(NULL, rc, vls_loader_open_stores(st, (size_t)n, &o, &ld),
-                   vls_loader_open_errmsg(), msg);
+                   vls_loader_errmsg(NULL), msg);
         for (Py_ssize_t i = 0; i < n; i++) {
             ((StoreObject *)items[i])->busy--;
             if (rc != VLS_OK)
@@ -242,7 +242,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
         }
         if (got == n) {
             CORE_NOGIL(NULL, rc, vls_loader_open(paths, (size_t)n, &o, &ld),
-                       vls_loader_open_errmsg(), msg);
+                       vls_loader_errmsg(NULL), msg);
         }
         for (Py_ssize_t i = 0; i < got; i++)
             Py_DECREF(enc[i]);

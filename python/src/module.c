@@ -133,7 +133,7 @@ static PyObject *Core_codec_from_name(PyObject *mod, PyObject *arg)
     const char *n = PyUnicode_AsUTF8(arg);
     if (!n)
         return NULL;
-    return PyLong_FromLong(vls_codec_from_name(n));
+    return PyLong_FromLong(vls_compressor_from_name(n));
 }
 
 static PyObject *Core_placement_from_name(PyObject *mod, PyObject *arg)

@@ -339,6 +339,23 @@ static PyObject *Store_commit(StoreObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *Store_rollback(StoreObject *self, PyObject *unused)
+{
+    if (store_check(self) < 0 || store_lock(self) < 0)
+        return NULL;
+    if (store_check(self) < 0) { /* closed while we waited */
+        store_unlock(self);
+        return NULL;
+    }
+    int rc;
+    char msg[CORE_MSG_MAX];
+    STORE_NOGIL(rc, vls_rollback(self->s), msg);
+    store_unlock(self);
+    if (rc != VLS_OK)
+        return store_raise(rc, msg, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Store_refresh(StoreObject *self, PyObject *unused)
 {
     if (store_check(self) < 0 || store_lock(self) < 0)
@@ -467,10 +484,11 @@ static PyObject *Store_contains(StoreObject *self, PyObject *key)
     keybuf kb;
     if (store_check(self) < 0 || key_from(key, &kb) < 0)
         return NULL;
-    int rc = vls_contains(self->s, kb.data, kb.len);
+    int found;
+    int rc = vls_contains(self->s, kb.data, kb.len, &found);
     if (rc < 0)
         return store_raise(rc, vls_errmsg(self->s), NULL);
-    return PyBool_FromLong(rc);
+    return PyBool_FromLong(found);
 }
 
 static PyObject *Store_count(StoreObject *self, PyObject *unused)
@@ -661,7 +679,7 @@ done:
 static PyObject *opts_dict(const vls_options *o)
 {
     return Py_BuildValue("{s:I,s:s,s:i,s:i,s:i,s:I,s:s,s:i,s:K,s:O}", "chunk_size", o->chunk_size,
-                         "codec", vls_codec_name(o->codec), "level", o->level, "shuffle",
+                         "codec", vls_compressor_name(o->codec), "level", o->level, "shuffle",
                          o->shuffle, "typesize", o->typesize, "block_size", o->block_size,
                          "placement", vls_placement_name(o->placement), "threads", o->threads,
                          "cache_bytes", (unsigned long long)o->cache_bytes, "write_behind",
@@ -672,7 +690,7 @@ static PyObject *Store_stat(StoreObject *self, PyObject *unused)
 {
     if (store_check(self) < 0)
         return NULL;
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     int rc = vls_stat_get(self->s, &st);
     if (rc != VLS_OK)
         return store_raise(rc, vls_errmsg(self->s), NULL);
@@ -708,15 +726,17 @@ static void collect_problem(void *ctx, const char *problem)
         p->lines[p->n++] = s;
 }
 
-static PyObject *Store_verify(StoreObject *self, PyObject *unused)
+static PyObject *Store_verify(StoreObject *self, PyObject *args)
 {
-    if (store_check(self) < 0)
+    int strict = 0;
+    if (!PyArg_ParseTuple(args, "|p", &strict) || store_check(self) < 0)
         return NULL;
     problems p = {0};
     uint64_t count = 0;
     int rc;
     char msg[CORE_MSG_MAX];
-    STORE_NOGIL(rc, vls_verify(self->s, collect_problem, &p, &count), msg);
+    STORE_NOGIL(rc, vls_verify_flags(self->s, strict ? VLS_VERIFY_STRICT : 0, collect_problem,
+                                     &p, &count), msg);
     PyObject *lst = PyList_New(0);
     for (size_t i = 0; i < p.n; i++) {
         if (lst) {
@@ -786,7 +806,10 @@ static PyMethodDef Store_methods[] = {
     {"get_many", (PyCFunction)(void (*)(void))Store_get_many, METH_VARARGS | METH_KEYWORDS,
      "get_many(keys, out=None) -> (buffer, [(offset, length)])"},
     {"stat", (PyCFunction)Store_stat, METH_NOARGS, "statistics and settings"},
-    {"verify", (PyCFunction)Store_verify, METH_NOARGS, "verify() -> (code, [problem, ...])"},
+    {"verify", (PyCFunction)Store_verify, METH_VARARGS,
+     "verify(strict=False) -> (code, [problem or \"note: ...\", ...])"},
+    {"rollback", (PyCFunction)Store_rollback, METH_NOARGS,
+     "Drop every change since the last commit (also the way on after a failed write)."},
     {"compact", (PyCFunction)Store_compact, METH_O, "compact(out_path)"},
     {NULL, NULL, 0, NULL}};
 
