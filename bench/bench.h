@@ -10,9 +10,10 @@
  *   engine_sqlite.c    SQLite
  *   engine_hdf5.c      HDF5 ragged layout, with and without the Blosc filter plugin
  *   engine_raw.c       the two limits: raw pread, raw Blosc chunks
- *   vls_bench.c        options, the measurement phases, the table, results.md/.dat/.png
+ *   vls_bench.c        the driver's main; its other files (driver.h, options.c, phases.c,
+ *                      paired.c, report.c) are listed in driver.h
  *
- * Dependency rule: engines use bench.h and their own library only; vls_bench.c uses the
+ * Dependency rule: engines use bench.h and their own library only; the driver uses the
  * engines only through `bench_engine_ops`. The workload never touches an engine.
  *
  * Build switch: -DVLS_BENCH_NO_VLSTORE compiles the benchmark without libvlstore (the vlstore
