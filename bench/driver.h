@@ -51,6 +51,22 @@ int select_engines(const char *list, const bench_engine_ops **out);
 /*-*************************************
  *  Results
  ***************************************/
+/* The timed phases that read records, and what each served. */
+enum { PH_SCAN, PH_GET, PH_EPOCH, PH_BLOCK, PH_COLD, NPHASES };
+extern const char *const phase_name[NPHASES];
+
+/* Records asked for and served in one phase, and what was wrong with them. Reads by position
+ * (gets, batches) cannot duplicate: a wrong record there fails the hash check (bad). Reads
+ * by key (scan, the loader) are matched to records by key: missing, duplicated, or bad. */
+typedef struct tally {
+    uint64_t asked;     /* records the phase asked for (its part done, when cut short) */
+    uint64_t served;    /* records delivered */
+    uint64_t missing;   /* asked for, never delivered */
+    uint64_t dups;      /* delivered more than once */
+    uint64_t bad;       /* wrong length or bytes, or a key the workload does not have */
+    uint64_t misplaced; /* block epoch, loader: positions or batches not in the reference order */
+} tally;
+
 typedef struct result {
     const char *name;
     char settings[1024];
@@ -63,14 +79,20 @@ typedef struct result {
     double scan_mbs;
     double get_p50, get_p99;
     size_t gets_done;
-    double epoch_rps;
+    double epoch_rps;   /* random permutation, batches of 64 */
     size_t epoch_done;
-    double loader_rps; /* vlstore engines: the epoch through the batch loader */
+    double block_rps;   /* the loader's block-shuffled order and batches */
+    size_t block_done;
+    int block_loader;   /* 1: served by the engine's own loader */
     double cold_p50, cold_open_p50;
     size_t cold_done;
-    uint64_t bad;      /* records that failed the check */
+    tally t[NPHASES];
+    uint64_t bad;       /* all phases: records that failed a check */
     char bad_what[256]; /* the first one */
 } result;
+
+/* Clean: every phase served every record it asked for, exactly once and intact. */
+int result_clean(const result *r);
 
 void result_init(result *r, const char *name);
 
@@ -85,7 +107,11 @@ typedef struct plan {
     const char **kptr;
     size_t *gets;         /* warm get indices */
     size_t ngets;
-    size_t *perm;         /* epoch order */
+    size_t *perm;         /* random epoch order: a permutation of all records */
+    size_t *block;        /* block epoch order: the loader's epoch 1, recorded (nblock) */
+    size_t nblock;
+    uint32_t *block_len;  /* its batch sizes (nblock_batches) */
+    size_t nblock_batches;
     size_t *cold;         /* cold get indices */
     size_t ncold;
     size_t batch_cap;     /* largest batch in bytes */
@@ -104,6 +130,10 @@ typedef struct plan {
 } plan;
 
 int plan_make(plan *p, const bench_workload *w, const bench_args *a);
+/* Records the block epoch order: writes a vlstore store with the defaults into base and
+ * logs its loader's epoch 1 (the one every loader_epoch times). Without vlstore, or when it
+ * fails (message on stderr, -1), the block column stays empty. */
+int plan_block_order(plan *p, const bench_config *cfg, const char *base);
 void plan_free(plan *p);
 
 /* A progress line on stderr: "[name           ] ...". */
@@ -119,7 +149,7 @@ int engine_setup(bench_engine *e, result *r, const bench_engine_ops *ops,
 int timed_write(bench_engine *e, plan *p, int fresh, double *secs);
 /* One timed scan on an open engine into p->out; every record is checked afterwards. */
 int timed_scan(bench_engine *e, plan *p, result *r, double *secs);
-/* Runs the six phases for one engine. Returns 0, or -1 with e->err set. */
+/* Runs the seven phases for one engine. Returns 0, or -1 with e->err set. */
 int run_engine(bench_engine *e, plan *p, result *r);
 
 /*-*************************************
@@ -132,11 +162,25 @@ int run_paired(const bench_engine_ops *const ops[2], const bench_config *cfg, co
 /*-*************************************
  *  Output (report.c)
  ***************************************/
+/* What results.md says about the run itself, taken at its start (commit, date, load) and
+ * end (load). */
+typedef struct run_info {
+    char cmdline[1024];
+    char date[64];
+    char commit[128]; /* git describe of the source tree, "+ local changes" when dirty */
+    double load_start, load_end; /* 1-minute load average */
+    double gen_s;                /* workload generation, seconds */
+    const char *base;            /* where the stores were */
+} run_info;
+
+void run_info_start(run_info *ri, int argc, char **argv);
+void run_info_end(run_info *ri);
+
 void print_table(FILE *f, const result *res, int nres, const bench_workload *w, const plan *p,
                  int markdown);
 int write_results(const char *outdir, const result *res, int nres, const bench_engine *eng,
                   const bench_workload *w, const plan *p, const bench_config *cfg,
-                  const char *base, const char *cmdline, double gen_s);
+                  const run_info *ri);
 /* Runs gnuplot on plot.gnuplot; a missing gnuplot is a warning, not a failure. */
 void run_gnuplot(const char *outdir);
 

@@ -51,7 +51,8 @@ void usage(FILE *f)
             "  --dir DIR          where the stores go (a fresh vls_bench.XXXXXX inside DIR;\n"
             "                     default $TMPDIR or /tmp)\n"
             "  --keep             keep the stores after the run\n"
-            "  --threads N        threads for vlstore and Blosc (default 1)\n"
+            "  --threads N        threads for every engine that can use them: vlstore (and its\n"
+            "                     write-behind when N > 1), its loader, Blosc (default 1)\n"
             "  --seed S           workload seed (default 42)\n"
             "  --gets N           warm random gets (default 20000)\n"
             "  --cold-gets N      cold random gets (default 1000)\n"
@@ -60,10 +61,10 @@ void usage(FILE *f)
             "  --reps N           write and scan N times (1..9), report the median (default 3)\n"
             "  --max-phase-sec S  stop a get/epoch/cold phase after S seconds and report the\n"
             "                     part done, marked ~ (default 30)\n"
-            "  --out DIR          where results.md/.dat/.png go (default %s)\n"
+            "  --out DIR          where results.md/.dat/.png go, made if missing (default: a\n"
+            "                     new vls_bench-results.XXXXXX in $TMPDIR or /tmp)\n"
             "  --no-plot          do not run gnuplot\n"
-            "engines:\n",
-            VLS_BENCH_SOURCE_DIR);
+            "engines:\n");
     for (size_t i = 0; i < NENGINES; i++)
         fprintf(f, "  %-16s%s %s\n", engines[i].ops->name, engines[i].in_default ? " " : "*",
                 engines[i].ops->summary);

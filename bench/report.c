@@ -46,10 +46,21 @@ typedef struct row {
 } row;
 
 #define NCOLS 11
-static const char *const col_head[NCOLS] = {"engine",      "write MB/s",   "size MiB",
-                                            "ratio",       "scan MB/s",    "get p50 us",
-                                            "get p99 us",  "epoch rec/s",  "loader rec/s",
-                                            "cold p50 us", "check"};
+static const char *const col_head[NCOLS] = {"engine",      "write MB/s",  "size MiB",
+                                            "ratio",       "scan MB/s",   "get p50 us",
+                                            "get p99 us",  "random epoch rec/s",
+                                            "block epoch rec/s", "cold p50 us", "check"};
+
+static const char *check_word(const result *r, char *buf, size_t cap)
+{
+    if (r->failed)
+        snprintf(buf, cap, "FAILED");
+    else if (!result_clean(r))
+        snprintf(buf, cap, "%llu BAD", (unsigned long long)(r->bad ? r->bad : 1));
+    else
+        snprintf(buf, cap, "ok");
+    return buf;
+}
 
 static void make_row(const result *r, const bench_workload *w, const plan *p, row *o)
 {
@@ -62,18 +73,13 @@ static void make_row(const result *r, const bench_workload *w, const plan *p, ro
     num(o->c[5], 32, r->get_p50, 1, gp);
     num(o->c[6], 32, r->get_p99, 1, gp);
     num(o->c[7], 32, r->epoch_rps, 0, ep);
-    num(o->c[8], 32, r->loader_rps, 0, 0);
+    num(o->c[8], 32, r->block_rps, 0, r->block_done < p->nblock);
     num(o->c[9], 32, r->cold_p50, 1, cp);
-    if (r->failed)
-        snprintf(o->c[10], 32, "FAILED");
-    else if (r->bad)
-        snprintf(o->c[10], 32, "%llu BAD", (unsigned long long)r->bad);
-    else
-        snprintf(o->c[10], 32, "ok");
+    check_word(r, o->c[10], 32);
 }
 
-void print_table(FILE *f, const result *res, int nres, const bench_workload *w,
-                        const plan *p, int markdown)
+void print_table(FILE *f, const result *res, int nres, const bench_workload *w, const plan *p,
+                 int markdown)
 {
     row rows[64];
     size_t width[NCOLS];
@@ -172,8 +178,8 @@ static void write_targets(FILE *f, const result *res, int nres, const plan *p)
     const result *rp = find_result(res, nres, "raw-pread");
     if (!v || (!rb && !rp))
         return;
-    fprintf(f, "\n### vlstore (defaults) against the limits\n\n");
-    fprintf(f, "| comparison | vlstore | limit | vlstore / limit | target |\n"
+    fprintf(f, "\n### vlstore (defaults) against the limits and LMDB\n\n");
+    fprintf(f, "| comparison | vlstore | other | vlstore / other | target |\n"
                "|:--|--:|--:|--:|:--|\n");
     if (rb) {
         double q = v->write_mbs / rb->write_mbs;
@@ -201,18 +207,19 @@ static void write_targets(FILE *f, const result *res, int nres, const plan *p)
         }
         fprintf(f, "| ratio vs raw-blosc | %.3f | %.3f | %.0f %% | |\n", v->ratio, rb->ratio,
                 100 * v->ratio / rb->ratio);
-        fprintf(f, "| epoch records/s vs naive Blosc gets | %.0f | %.0f | %.1fx | |\n",
-                v->epoch_rps, rb->epoch_rps, v->epoch_rps / rb->epoch_rps);
+        fprintf(f, "| random epoch records/s (vls_get_many) vs naive Blosc gets | %.0f | %.0f | "
+                   "%.1fx | |\n", v->epoch_rps, rb->epoch_rps, v->epoch_rps / rb->epoch_rps);
     }
     const result *lm = find_result(res, nres, "lmdb");
-    if (lm && !isnan(v->loader_rps)) {
-        double q = v->loader_rps / lm->epoch_rps;
-        fprintf(f, "| loader epoch records/s vs LMDB epoch | %.0f | %.0f | %.2fx | >= 1x: %s |\n",
-                v->loader_rps, lm->epoch_rps, q, q >= 1 ? "met" : "**not met**");
+    if (lm && !isnan(v->block_rps) && !isnan(lm->block_rps)) {
+        double q = v->block_rps / lm->block_rps;
+        fprintf(f, "| block epoch records/s, vlstore's loader vs LMDB reading the same keys in "
+                   "the same batches | %.0f | %.0f | %.2fx | >= 1x: %s |\n",
+                v->block_rps, lm->block_rps, q, q >= 1 ? "met" : "**not met**");
     }
     if (rp) {
-        fprintf(f, "| epoch records/s vs raw-pread | %.0f | %.0f | %.0f %% | |\n", v->epoch_rps,
-                rp->epoch_rps, 100 * v->epoch_rps / rp->epoch_rps);
+        fprintf(f, "| random epoch records/s vs raw-pread | %.0f | %.0f | %.0f %% | |\n",
+                v->epoch_rps, rp->epoch_rps, 100 * v->epoch_rps / rp->epoch_rps);
         fprintf(f, "| warm get p50 us vs raw-pread | %.1f | %.1f | %.1fx | |\n", v->get_p50,
                 rp->get_p50, v->get_p50 / rp->get_p50);
     }
@@ -242,25 +249,169 @@ static long dev_readahead_kb(const char *dir)
     return -1;
 }
 
-int write_results(const char *outdir, const result *res, int nres,
-                         const bench_engine *eng, const bench_workload *w, const plan *p,
-                         const bench_config *cfg, const char *base, const char *cmdline,
-                         double gen_s)
+/* The first line of a command's output, or "" (popen: the command is a fixed string). */
+static void command_line_out(const char *cmd, char *out, size_t cap)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/results.md", outdir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "vls_bench: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
+    out[0] = 0;
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return;
+    if (!fgets(out, (int)cap, f))
+        out[0] = 0;
+    out[strcspn(out, "\n")] = 0;
+    pclose(f);
+}
+
+static double load_average(void)
+{
+    double l = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = NAN;
+        fclose(f);
     }
-    char cpu[256], mem[64], date[64];
-    read_line_field("/proc/cpuinfo", "model name", cpu, sizeof cpu);
-    read_line_field("/proc/meminfo", "MemTotal", mem, sizeof mem);
+    return l;
+}
+
+void run_info_start(run_info *ri, int argc, char **argv)
+{
+    memset(ri, 0, sizeof *ri);
+    snprintf(ri->cmdline, sizeof ri->cmdline, "vls_bench");
+    for (int i = 1; i < argc; i++) {
+        size_t used = strlen(ri->cmdline);
+        snprintf(ri->cmdline + used, sizeof ri->cmdline - used, " %s", argv[i]);
+    }
     time_t now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
-    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tmv);
+    strftime(ri->date, sizeof ri->date, "%Y-%m-%d %H:%M UTC", &tmv);
+    char hash[64] = "", dirty[64] = "";
+    /* The source directory is a compile-time path; a quote in it would break the command. */
+    if (!strchr(VLS_BENCH_SOURCE_DIR, '\'')) {
+        command_line_out("git -C '" VLS_BENCH_SOURCE_DIR "' rev-parse --short=12 HEAD 2>/dev/null",
+                         hash, sizeof hash);
+        command_line_out("git -C '" VLS_BENCH_SOURCE_DIR "' status --porcelain "
+                         "--untracked-files=no 2>/dev/null", dirty, sizeof dirty);
+    }
+    snprintf(ri->commit, sizeof ri->commit, "%s%s", hash[0] ? hash : "unknown (not a git checkout)",
+             hash[0] && dirty[0] ? " + local changes" : "");
+    ri->load_start = load_average();
+}
+
+void run_info_end(run_info *ri)
+{
+    ri->load_end = load_average();
+}
+
+static int close_checked(FILE *f, const char *path)
+{
+    int err = ferror(f);
+    if (fclose(f) != 0 || err) {
+        fprintf(stderr, "vls_bench: writing %s failed\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static FILE *open_out(const char *outdir, const char *name, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", outdir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "vls_bench: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* The block README.md shows, between the markers bench/readme-table.sh copies. */
+static void write_readme_block(FILE *f, const result *res, int nres, const bench_workload *w,
+                               const plan *p, const bench_config *cfg, const run_info *ri)
+{
+    fprintf(f, "<!-- readme-table:begin (generated by vls_bench; README.md copies it) -->\n");
+    fprintf(f, "`%s` on %s, commit %s; %zu records, %.1f MiB; %ld cores, load average %.1f at "
+               "the start, %.1f at the end. Threads: %d for every engine. Read-ahead: "
+               "every mmap engine maps with the random-access hint.\n\n",
+            ri->cmdline, ri->date, ri->commit, w->n, (double)w->total / 1048576.0,
+            sysconf(_SC_NPROCESSORS_ONLN), ri->load_start, ri->load_end, cfg->threads);
+    fprintf(f, "| engine | ratio | write MB/s | scan MB/s | warm get p50 µs | random epoch "
+               "rec/s | block epoch rec/s | cold get p50 µs | check |\n");
+    fprintf(f, "|:--|--:|--:|--:|--:|--:|--:|--:|:--|\n");
+    for (int i = 0; i < nres; i++) {
+        row o;
+        make_row(&res[i], w, p, &o);
+        fprintf(f, "| %s | %s | %s | %s | %s | %s | %s%s | %s | %s |\n", o.c[0], o.c[3], o.c[1],
+                o.c[4], o.c[5], o.c[7], o.c[8], res[i].block_loader ? " (loader)" : "", o.c[9],
+                o.c[10]);
+    }
+    fprintf(f, "<!-- readme-table:end -->\n");
+}
+
+static void write_checks(FILE *f, const result *res, int nres, const plan *p)
+{
+    fprintf(f, "\n## Checks\n\n");
+    fprintf(f, "Every record each timed phase delivered was checked after the engine's call "
+               "returned, outside the timed interval: its length and its XXH3-64 hash against "
+               "the generated record's. The scan and the loader deliver records by key, so they "
+               "are also matched to records: each must arrive exactly once (a loader's must "
+               "also arrive at the position and in the batch of the reference order); gets and "
+               "batch reads deliver by position, where a wrong record fails the hash. Writes "
+               "are checked by the scans that read the last one back. Per engine and phase: "
+               "records served / asked for (the part done, when a phase was cut short); then, "
+               "over all phases, missing, duplicated, bad (wrong length or bytes, or a key the "
+               "workload does not have), and out of order (block epoch through a loader).\n\n");
+    fprintf(f, "| engine |");
+    for (int ph = 0; ph < NPHASES; ph++)
+        fprintf(f, " %s |", phase_name[ph]);
+    fprintf(f, " missing | duplicated | bad | out of order |\n|:--|");
+    for (int ph = 0; ph < NPHASES + 4; ph++)
+        fprintf(f, "--:|");
+    fputc('\n', f);
+    int clean = 1;
+    for (int i = 0; i < nres; i++) {
+        const result *r = &res[i];
+        if (r->failed) {
+            clean = 0;
+            fprintf(f, "| %s | FAILED: %s |\n", r->name, r->err);
+            continue;
+        }
+        uint64_t m = 0, d = 0, b = 0, o = 0;
+        fprintf(f, "| %s |", r->name);
+        for (int ph = 0; ph < NPHASES; ph++) {
+            const tally *t = &r->t[ph];
+            if (t->asked == 0 && !(ph == PH_BLOCK && p->nblock))
+                fprintf(f, " - |");
+            else
+                fprintf(f, " %llu / %llu |", (unsigned long long)t->served,
+                        (unsigned long long)t->asked);
+            m += t->missing, d += t->dups, b += t->bad, o += t->misplaced;
+        }
+        fprintf(f, " %llu | %llu | %llu | %llu |\n", (unsigned long long)m,
+                (unsigned long long)d, (unsigned long long)b, (unsigned long long)o);
+        if (!result_clean(r))
+            clean = 0;
+    }
+    fprintf(f, "\n");
+    for (int i = 0; i < nres; i++)
+        if (!res[i].failed && !result_clean(&res[i]))
+            fprintf(f, "- %s: first failure: %s\n", res[i].name,
+                    res[i].bad_what[0] ? res[i].bad_what : "a phase served fewer records than "
+                                                           "it asked for");
+    fprintf(f, "%s\n", clean ? "Result: every record served in every timed phase was intact; "
+                               "none missing, none duplicated, none out of order."
+                             : "Result: **some records failed** (see above).");
+}
+
+int write_results(const char *outdir, const result *res, int nres, const bench_engine *eng,
+                  const bench_workload *w, const plan *p, const bench_config *cfg,
+                  const run_info *ri)
+{
+    char path[PATH_MAX];
+    FILE *f = open_out(outdir, "results.md", path, sizeof path);
+    if (!f)
+        return -1;
+    char cpu[256], mem[64];
+    read_line_field("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+    read_line_field("/proc/meminfo", "MemTotal", mem, sizeof mem);
     struct utsname un;
     if (uname(&un) != 0)
         memset(&un, 0, sizeof un);
@@ -274,35 +425,56 @@ int write_results(const char *outdir, const result *res, int nres,
             minlen = w->len[i];
 
     fprintf(f, "# vlstore benchmark results\n\n");
-    fprintf(f, "Generated by `%s` on %s. What each column measures, and how to run the "
-               "benchmark: [docs/BENCH.md](../docs/BENCH.md).\n\n",
-            cmdline, date);
-    fprintf(f, "## Run\n\n");
+    fprintf(f, "Every figure on this page comes from one run: `%s`, %s, commit %s. What each "
+               "column measures and how to run the benchmark: "
+               "[docs/BENCH.md](../docs/BENCH.md).\n\n",
+            ri->cmdline, ri->date, ri->commit);
+    write_readme_block(f, res, nres, w, p, cfg, ri);
+    fprintf(f, "\n## Run\n\n");
     fprintf(f, "- Workload: %zu records (MD frames) in %zu systems, %.1f MiB of records "
                "(min %u B, mean %.0f B, max %u B), keys `sys%%05u/%%05u`, seed %llu "
                "(generated in %.1f s)\n",
             w->n, w->nsys, (double)w->total / 1048576.0, minlen, (double)w->total / (double)w->n,
-            w->max_len, (unsigned long long)w->seed, gen_s);
-    fprintf(f, "- Threads: %d (vlstore, Blosc); in-process cache budget: %llu MiB for every "
-               "engine that has one (vlstore cache_bytes, SQLite cache_size, HDF5 chunk cache)\n",
-            cfg->threads, (unsigned long long)(cfg->cache_bytes >> 20));
-    fprintf(f, "- Write and scan: median of %d runs; warm gets: %zu random keys; epoch: all %zu "
-               "keys shuffled, batches of %d; cold gets: %zu random keys; a phase stops after "
-               "%.0f s (then marked ~)\n",
-            p->a->reps, p->ngets, w->n, BENCH_BATCH, p->ncold, p->a->max_phase);
-    long ra = dev_readahead_kb(base);
+            w->max_len, (unsigned long long)w->seed, ri->gen_s);
+    fprintf(f, "- Threads: %d for every engine that can use threads (vlstore `threads` and its "
+               "loader's reads, Blosc in raw-blosc and in the HDF5 filter); vlstore's "
+               "write-behind thread is %s%s.\n",
+            cfg->threads, cfg->threads > 1 ? "on" : "off",
+            cfg->threads > 1 ? ""
+                             : " and its loader reads inline (prefetch off): every engine does "
+                               "all its work on the calling thread, no row uses a helper "
+                               "thread another row lacks");
+    fprintf(f, "- Read-ahead: every engine reading through mmap uses the random-access hint "
+               "(vlstore: MADV_RANDOM, its own; LMDB: MDB_NORDAHEAD; sqlite-mmap: MADV_RANDOM "
+               "on SQLite's map); read()/pread engines use the kernel's default.\n");
+    fprintf(f, "- In-process cache budget: %llu MiB for every engine that has one (vlstore "
+               "cache_bytes, SQLite cache_size, HDF5+Blosc chunk cache)\n",
+            (unsigned long long)(cfg->cache_bytes >> 20));
+    fprintf(f, "- Write and scan: median of %d runs; warm gets: %zu random keys; random epoch: "
+               "all %zu keys in one random permutation, batches of %d; block epoch: the %zu "
+               "keys in the order and the %zu batches vlstore's loader serves in its epoch 1 "
+               "(seed %llu), the same for every engine; cold gets: %zu random keys; a phase "
+               "stops after %.0f s (then marked ~)\n",
+            p->a->reps, p->ngets, w->n, BENCH_BATCH, p->nblock, p->nblock_batches,
+            (unsigned long long)w->seed, p->ncold, p->a->max_phase);
+    long ra = dev_readahead_kb(ri->base);
     char rabuf[64] = "unknown";
     if (ra >= 0)
         snprintf(rabuf, sizeof rabuf, "%ld KiB", ra);
     fprintf(f, "- Stores in `%s` (%s, device read-ahead %s); page cache eviction: "
                "posix_fadvise(DONTNEED) before every cold get%s\n",
-            base, fs_name(base), rabuf,
+            ri->base, fs_name(ri->base), rabuf,
             p->dropped ? ", plus `echo 3 > /proc/sys/vm/drop_caches` at the start of each "
                          "cold phase"
                        : " (drop_caches not available: not root)");
     fprintf(f, "\n## Machine\n\n");
     fprintf(f, "- CPU: %s, %ld online cores; memory %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN),
             mem);
+    fprintf(f, "- Load: 1-minute load average %.1f at the start and %.1f at the end of the "
+               "run, on %ld cores. Above the core count, other work shared the CPUs: single "
+               "figures then move between runs, while ratios between rows measured side by "
+               "side move less (the alternating rounds below are built for that).\n",
+            ri->load_start, ri->load_end, sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(f, "- Kernel: %s %s %s\n", un.sysname, un.release, un.machine);
     fprintf(f, "- Libraries: vlstore %s, Blosc %s, LMDB %d.%d.%d, SQLite %s, HDF5 %u.%u.%u, "
                "xxHash %u\n",
@@ -315,7 +487,10 @@ int write_results(const char *outdir, const result *res, int nres,
             h5rel, XXH_versionNumber());
     fprintf(f, "\n## Results\n\n");
     fprintf(f, "MB = 10^6 bytes of record data (keys not counted); ratio = record bytes / "
-               "bytes of the engine's files on disk; us = microseconds.\n\n");
+               "bytes of the engine's files on disk; us = microseconds. Random epoch: each "
+               "engine's batch read (vlstore: vls_get_many). Block epoch: vlstore engines "
+               "through their loader, every other engine through its batch read of the same "
+               "keys in the same batches.\n\n");
     print_table(f, res, nres, w, p, 1);
     fprintf(f, "\n![results](results.png)\n");
     int any_partial = 0;
@@ -323,63 +498,45 @@ int write_results(const char *outdir, const result *res, int nres,
         const result *r = &res[i];
         if (r->failed)
             continue;
-        if (r->gets_done < p->ngets || r->epoch_done < w->n || r->cold_done < p->ncold) {
+        if (r->gets_done < p->ngets || r->epoch_done < w->n || r->block_done < p->nblock ||
+            r->cold_done < p->ncold) {
             if (!any_partial)
                 fprintf(f, "\nPhases cut short by the %.0f s limit (~):\n\n", p->a->max_phase);
             any_partial = 1;
-            fprintf(f, "- %s: %zu of %zu gets, %zu of %zu epoch records, %zu of %zu cold gets\n",
-                    r->name, r->gets_done, p->ngets, r->epoch_done, w->n, r->cold_done, p->ncold);
+            fprintf(f, "- %s: %zu of %zu gets, %zu of %zu random epoch records, %zu of %zu "
+                       "block epoch records, %zu of %zu cold gets\n",
+                    r->name, r->gets_done, p->ngets, r->epoch_done, w->n, r->block_done,
+                    p->nblock, r->cold_done, p->ncold);
         }
     }
     write_targets(f, res, nres, p);
     fprintf(f, "\nCold gets also need an open; its median (not in the table): ");
-    for (int i = 0; i < nres; i++)
-        if (!res[i].failed)
-            fprintf(f, "%s%s %.2f ms", i ? ", " : "", res[i].name, res[i].cold_open_p50 / 1e3);
+    for (int i = 0, first = 1; i < nres; i++)
+        if (!res[i].failed) {
+            fprintf(f, "%s%s %.2f ms", first ? "" : ", ", res[i].name,
+                    res[i].cold_open_p50 / 1e3);
+            first = 0;
+        }
     fprintf(f, ".\n");
     fprintf(f, "\n## Engine settings\n\n");
     for (int i = 0; i < nres; i++)
         fprintf(f, "- **%s**: %s\n", res[i].name, eng[i].settings[0] ? eng[i].settings : "-");
-    fprintf(f, "\n## Checks\n\n");
-    int clean = 1;
-    for (int i = 0; i < nres; i++) {
-        if (res[i].failed) {
-            clean = 0;
-            fprintf(f, "- %s FAILED: %s\n", res[i].name, res[i].err);
-        } else if (res[i].bad) {
-            clean = 0;
-            fprintf(f, "- %s: %llu records failed the check; first: %s\n", res[i].name,
-                    (unsigned long long)res[i].bad, res[i].bad_what);
-        }
-    }
-    if (clean)
-        fprintf(f, "Every record read in every phase had the expected length and XXH3-64 "
-                   "hash.\n");
-    if (fclose(f) != 0) {
-        fprintf(stderr, "vls_bench: writing %s failed\n", path);
+    write_checks(f, res, nres, p);
+    if (close_checked(f, path) != 0)
         return -1;
-    }
 
-    snprintf(path, sizeof path, "%s/results.dat", outdir);
-    f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "vls_bench: cannot write %s: %s\n", path, strerror(errno));
+    if (!(f = open_out(outdir, "results.dat", path, sizeof path)))
         return -1;
-    }
-    fprintf(f, "# vls_bench %s, %s\n", cmdline, date);
-    fprintf(f, "# engine write_MBps ratio scan_MBps epoch_recps get_p50_us get_p99_us "
-               "cold_p50_us size_MiB loader_recps\n");
+    fprintf(f, "# %s, %s, commit %s\n", ri->cmdline, ri->date, ri->commit);
+    fprintf(f, "# engine write_MBps ratio scan_MBps random_epoch_recps get_p50_us get_p99_us "
+               "cold_p50_us size_MiB block_epoch_recps\n");
     for (int i = 0; i < nres; i++) {
         const result *r = &res[i];
         fprintf(f, "%s %.2f %.4f %.2f %.1f %.2f %.2f %.2f %.2f %.1f\n", r->name, r->write_mbs,
                 r->ratio, r->scan_mbs, r->epoch_rps, r->get_p50, r->get_p99, r->cold_p50,
-                r->file_bytes ? (double)r->file_bytes / 1048576.0 : NAN, r->loader_rps);
+                r->file_bytes ? (double)r->file_bytes / 1048576.0 : NAN, r->block_rps);
     }
-    if (fclose(f) != 0) {
-        fprintf(stderr, "vls_bench: writing %s failed\n", path);
-        return -1;
-    }
-    return 0;
+    return close_checked(f, path);
 }
 
 void run_gnuplot(const char *outdir)

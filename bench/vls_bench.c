@@ -6,14 +6,18 @@
  *   2. size    bytes of the engine's files; ratio = record bytes / file bytes
  *   3. scan    warm (files in page cache): every record, in storage order   -> MB/s
  *   4. get     warm: 20,000 random keys, one record each                    -> p50, p99 us
- *   5. epoch   warm: a random permutation of all keys in batches of 64      -> records/s
- *   6. cold    for each of 1,000 random keys: evict the files from the page cache, open,
+ *   5. random  warm: a random permutation of all keys in batches of 64       -> records/s
+ *   6. block   warm: the keys in the order and batches of vlstore's loader (recorded once,
+ *              before the engines run); vlstore engines through the loader   -> records/s
+ *   7. cold    for each of 1,000 random keys: evict the files from the page cache, open,
  *              time one get, close                                          -> p50 us
- * Every record read is checked (length and XXH3-64 against the generated one) outside the
- * timed spans. docs/BENCH.md explains each measurement; `make bench` runs this program.
+ * Every record a timed phase delivers is checked (length and XXH3-64 against the generated
+ * one, and for reads by key: exactly once, in order) outside the timed spans, and counted.
+ * docs/BENCH.md explains each measurement; `make bench` runs this program.
  *
  * Output: a table on stdout; results.md, results.dat and results.png (gnuplot, plot.gnuplot)
- * in --out (default: the bench/ source directory).
+ * in --out DIR (made if missing), by default a new vls_bench-results.XXXXXX under $TMPDIR or
+ * /tmp: never the source tree unless asked (`make bench-publish` asks).
  */
 #include "driver.h"
 
@@ -21,16 +25,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /*-*************************************
  *  main
  ***************************************/
+/* The output directory: --out (made if missing), else a new one under $TMPDIR or /tmp. */
+static int make_out_dir(const char *out, char *dir, size_t cap)
+{
+    if (out) {
+        if ((size_t)snprintf(dir, cap, "%s", out) >= cap) {
+            fprintf(stderr, "vls_bench: --out path too long\n");
+            return -1;
+        }
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "vls_bench: cannot create %s: %s\n", dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    const char *tmp = getenv("TMPDIR");
+    if ((size_t)snprintf(dir, cap, "%s/vls_bench-results.XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
+        cap) {
+        fprintf(stderr, "vls_bench: $TMPDIR path too long\n");
+        return -1;
+    }
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "vls_bench: cannot create %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bench_args a = {.size_mib = 512, .threads = 1, .seed = 42, .gets = 20000,
-                    .cold_gets = 1000, .max_phase = 30, .reps = 3, .plot = 1, .cache_mib = -1,
-                    .out = VLS_BENCH_SOURCE_DIR};
+                    .cold_gets = 1000, .max_phase = 30, .reps = 3, .plot = 1, .cache_mib = -1};
     if (parse_args(argc, argv, &a) != 0)
         return 2;
     const bench_engine_ops *sel[BENCH_MAX_ENGINES];
@@ -38,11 +69,8 @@ int main(int argc, char **argv)
     if (nsel < 0)
         return 2;
 
-    char cmdline[1024] = "vls_bench";
-    for (int i = 1; i < argc; i++) {
-        size_t used = strlen(cmdline);
-        snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[i]);
-    }
+    run_info ri;
+    run_info_start(&ri, argc, argv);
 
     bench_config cfg;
     bench_defaults(&cfg.blosc, &cfg.cache_bytes);
@@ -53,6 +81,9 @@ int main(int argc, char **argv)
     const char *parent = a.dir ? a.dir : getenv("TMPDIR");
     if (!parent || !*parent)
         parent = "/tmp";
+    char outdir[PATH_MAX / 4];
+    if (make_out_dir(a.out, outdir, sizeof outdir) != 0)
+        return 1;
     char base[PATH_MAX / 4];
     if ((size_t)snprintf(base, sizeof base, "%s/vls_bench.XXXXXX", parent) >= sizeof base) {
         fprintf(stderr, "vls_bench: --dir path too long\n");
@@ -72,10 +103,12 @@ int main(int argc, char **argv)
         rmdir(base);
         return 1;
     }
-    double gen_s = now_sec() - g0;
+    ri.gen_s = now_sec() - g0;
+    ri.base = base;
     fprintf(stderr, "vls_bench: %zu records in %zu systems, %.1f MiB, in %.1f s; stores in %s\n",
-            w.n, w.nsys, (double)w.total / 1048576.0, gen_s, base);
+            w.n, w.nsys, (double)w.total / 1048576.0, ri.gen_s, base);
 
+    int failures = 0;
     plan p;
     if (plan_make(&p, &w, &a) != 0) {
         fprintf(stderr, "vls_bench: out of memory\n");
@@ -85,9 +118,14 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    if (plan_block_order(&p, &cfg, base) != 0)
+        failures++;
+    else if (p.nblock)
+        note("block order", "%zu records in %zu batches, from vlstore's loader (epoch 1)",
+             p.nblock, p.nblock_batches);
+
     result res[BENCH_MAX_ENGINES];
     bench_engine eng[BENCH_MAX_ENGINES];
-    int failures = 0;
     for (int i = 0; i < nsel; i++) {
         bench_engine *e = &eng[i];
         result *r = &res[i];
@@ -99,7 +137,7 @@ int main(int argc, char **argv)
             snprintf(r->err, sizeof r->err, "%s", e->err);
             note(r->name, "FAILED: %s", e->err);
             failures++;
-        } else if (r->bad) {
+        } else if (!result_clean(r)) {
             note(r->name, "%llu records failed the check; first: %s",
                  (unsigned long long)r->bad, r->bad_what);
             failures++;
@@ -131,10 +169,11 @@ int main(int argc, char **argv)
             printf("%s FAILED: %s\n", res[i].name, res[i].err);
     fflush(stdout);
 
-    if (write_results(a.out, res, nsel, eng, &w, &p, &cfg, base, cmdline, gen_s) == 0) {
+    run_info_end(&ri);
+    if (write_results(outdir, res, nsel, eng, &w, &p, &cfg, &ri) == 0) {
         if (a.plot)
-            run_gnuplot(a.out);
-        fprintf(stderr, "vls_bench: wrote %s/results.md, results.dat%s\n", a.out,
+            run_gnuplot(outdir);
+        fprintf(stderr, "vls_bench: wrote %s/results.md, results.dat%s\n", outdir,
                 a.plot ? ", results.png" : "");
     } else {
         failures++;
