@@ -3,69 +3,68 @@
 # engines must finish, check every record it served, and write its results where it says:
 # by default a new vls_bench-results.XXXXXX under $TMPDIR, never the source tree. No figure is
 # asserted (this machine's speed proves nothing); the counts of records served are.
-# Needs the benchmark built (-DVLS_BUILD_BENCH=ON, which `make test` sets); SKIP (77) without it.
+# Needs the benchmark built (-DVLS_BUILD_BENCH=ON, which `make test` sets): skipped (77)
+# without it. Environment (set by ctest): VLS_SOURCE_DIR, VLS_BUILD_DIR, VLS_TEST_TMP.
 set -euo pipefail
-src=${VLS_SOURCE_DIR:?}
-bench=${VLS_BUILD_DIR:?}/bench/vls_bench
-if [ ! -x "$bench" ]; then
-    echo "SKIP: $bench is not built (configure with -DVLS_BUILD_BENCH=ON; make test does)"
-    exit 77
-fi
-tmp=${VLS_TEST_TMP:-/tmp}/bench_quick.$$
-rm -rf "$tmp"
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=${VLS_SOURCE_DIR:-$here/..}
+bench=${VLS_BUILD_DIR:-$src/build}/bench/vls_bench
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+[ -x "$bench" ] ||
+    skip_test "$bench is not built (configure with -DVLS_BUILD_BENCH=ON; make test does)"
+mkdir -p "${VLS_TEST_TMP:-/tmp}"
+TMP=$(mktemp -d "${VLS_TEST_TMP:-/tmp}/bench-quick.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
 
 tracked_sums() { (cd "$src" && md5sum bench/results.md bench/results.dat bench/results.png README.md); }
 before=$(tracked_sums)
 
-# Run from the scratch directory, with no --out: the results must land in a new directory
-# under $TMPDIR.
-(cd "$tmp" && TMPDIR="$tmp" "$bench" --size-mib 16 --gets 300 --cold-gets 30 --reps 1 \
-    --max-phase-sec 60 --no-plot >"$tmp/stdout" 2>"$tmp/stderr") ||
-    { tail -30 "$tmp/stderr" >&2; fail "vls_bench exited non-zero"; }
+# From the scratch directory, with no --out: the results must land in a new directory under
+# $TMPDIR.
+(cd "$TMP" && TMPDIR="$TMP" "$bench" --size-mib 16 --gets 300 --cold-gets 30 --reps 1 \
+    --max-phase-sec 60 --no-plot >"$TMP/stdout" 2>"$TMP/stderr") ||
+    { tail -30 "$TMP/stderr" >&2; bad "vls_bench exited non-zero"; finish; }
+ok
 
-[ "$(tracked_sums)" = "$before" ] || fail "vls_bench changed tracked files in $src"
-set -- "$tmp"/vls_bench-results.*/results.md
-[ $# = 1 ] && [ -f "$1" ] || fail "expected one $tmp/vls_bench-results.*/results.md, found: $*"
+is "tracked files after the run" "$(tracked_sums)" "$before"
+set -- "$TMP"/vls_bench-results.*/results.md
+is "results.md files under \$TMPDIR" "$#" 1
 md=$1
 dat=$(dirname "$md")/results.dat
-[ -f "$dat" ] || fail "no results.dat beside $md"
+check "results.dat beside results.md" test -f "$dat"
 
 engines=12 # the default list (vls_bench --help: all but those marked *)
-rows=$(grep -vc '^#' "$dat")
-[ "$rows" = "$engines" ] || fail "results.dat has $rows engine rows, expected $engines"
+is "engine rows in results.dat" "$(grep -vc '^#' "$dat")" "$engines"
 
 # The Checks table: for every engine, every phase served exactly what it asked for (> 0), and
 # nothing was missing, duplicated, bad or out of order.
 checks=$(sed -n '/^## Checks/,$p' "$md" | grep '^| [a-z]' | grep -v '^| engine')
-[ "$(printf '%s\n' "$checks" | wc -l)" = "$engines" ] || fail "Checks table lacks engines:
-$checks"
-printf '%s\n' "$checks" | awk -F'|' '
+is "engines in the Checks table" "$(printf '%s\n' "$checks" | wc -l)" "$engines"
+check_quiet "every phase served every record intact" awk -F'|' '
     { name = $2
       for (c = 3; c <= 7; c++) {
           split($c, sa, "/"); served = sa[1] + 0; asked = sa[2] + 0
-          if (asked == 0 || served != asked) { print "FAIL: " name "phase " c - 2 ": " $c; bad = 1 }
+          if (asked == 0 || served != asked) { print name "phase " c - 2 ": " $c; bad = 1 }
       }
       for (c = 8; c <= 11; c++)
-          if ($c + 0 != 0) { print "FAIL: " name "column " c ": " $c; bad = 1 }
+          if ($c + 0 != 0) { print name "column " c ": " $c; bad = 1 }
     }
-    END { exit bad }' >&2 || fail "a phase did not serve every record intact"
-grep -q '^Result: every record served in every timed phase was intact' "$md" ||
-    fail "results.md does not report a clean check"
-grep -q 'FAILED\|BAD' "$tmp/stdout" && fail "the table reports a failure: $(cat "$tmp/stdout")"
+    END { exit bad }' <<<"$checks"
+check "results.md reports a clean check" \
+    grep -q '^Result: every record served in every timed phase was intact' "$md"
+check "the table reports no failure" bash -c "! grep -q 'FAILED\|BAD' '$TMP/stdout'"
 
-# Like for like: the block epoch ran for every engine, vlstore's through its loader.
-grep -q '^| vlstore | .* (loader) |' "$md" || fail "vlstore's block epoch did not use its loader"
-awk '!/^#/ && ($10 == "NaN" || $5 == "NaN") { print "FAIL: " $1 " lacks an epoch figure"; bad = 1 }
-     END { exit bad }' "$dat" >&2 || fail "an engine lacks an epoch figure"
+# Like for like: both epochs ran for every engine, vlstore's block epoch through its loader.
+check "vlstore's block epoch used its loader" grep -q '^| vlstore | .* (loader) |' "$md"
+check_quiet "every engine has both epoch figures" awk '
+    !/^#/ && ($10 == "NaN" || $5 == "NaN") { print $1 " lacks an epoch figure"; bad = 1 }
+    END { exit bad }' "$dat"
 
 # README's table is copied from a results.md block: the copy works on this run's output too.
-cp "$src/README.md" "$tmp/README.md"
-"$src/bench/readme-table.sh" "$md" "$tmp/README.md" >/dev/null
-"$src/bench/readme-table.sh" --check "$md" "$tmp/README.md" 2>/dev/null ||
-    fail "readme-table.sh --check fails right after a copy"
-grep -q "$(head -c 40 <<<"$(grep '^`vls_bench' "$md")")" "$tmp/README.md" ||
-    fail "the copied README lacks this run's command line"
-echo "ok: vls_bench --size-mib 16: $engines engines, every record checked, results in $(dirname "$md")"
+cp "$src/README.md" "$TMP/README.md"
+check_quiet "readme-table.sh copies the block" "$src/bench/readme-table.sh" "$md" "$TMP/README.md"
+check_quiet "readme-table.sh --check after a copy" \
+    "$src/bench/readme-table.sh" --check "$md" "$TMP/README.md"
+check "the copied README names this run's command" grep -qF "$(grep -o '^`vls_bench[^`]*`' "$md")" "$TMP/README.md"
+finish

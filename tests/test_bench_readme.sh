@@ -3,20 +3,21 @@
 # committed bench/results.md (bench/readme-table.sh copies it; `make bench-publish` runs that).
 # Fails when someone edits one without the other. Also proves the check can fail.
 set -euo pipefail
-src=${VLS_SOURCE_DIR:?}
-tmp=${VLS_TEST_TMP:-/tmp}/bench_readme.$$
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=${VLS_SOURCE_DIR:-$here/..}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+mkdir -p "${VLS_TEST_TMP:-/tmp}"
+TMP=$(mktemp -d "${VLS_TEST_TMP:-/tmp}/bench-readme.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
 
-"$src/bench/readme-table.sh" --check ||
-    fail "README.md's benchmark table differs from bench/results.md"
+check_quiet "README.md's benchmark table equals bench/results.md's" \
+    "$src/bench/readme-table.sh" --check
 
 # A README whose table was edited by hand must fail the check.
 sed '/<!-- readme-table:begin/,/<!-- readme-table:end -->/ s/| vlstore |/| vlstore (edited) |/' \
-    "$src/README.md" >"$tmp/README.md"
-cmp -s "$src/README.md" "$tmp/README.md" && fail "could not edit the README copy"
-if "$src/bench/readme-table.sh" --check "$src/bench/results.md" "$tmp/README.md" 2>/dev/null; then
-    fail "the check passed on an edited table"
-fi
-echo "ok: README's table matches bench/results.md"
+    "$src/README.md" >"$TMP/README.md"
+check "the README copy was edited" bash -c "! cmp -s '$src/README.md' '$TMP/README.md'"
+expect_exit 1 "$src/bench/readme-table.sh" --check "$src/bench/results.md" "$TMP/README.md"
+err_has "differs from"
+finish
