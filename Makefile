@@ -93,7 +93,7 @@ bench: bench-build
 	$(BUILD)/bench/vls_bench $(BENCH_ARGS)
 
 bench-publish: bench-build
-	$(BUILD)/bench/vls_bench $(BENCH_ARGS) --out $(CURDIR)/bench
+	$(BUILD)/bench/vls_bench $(BENCH_ARGS) --out bench
 	bench/readme-table.sh
 
 install: build

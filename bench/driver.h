@@ -40,6 +40,7 @@ typedef struct bench_args {
     int reps; /* write and scan repetitions; the median is reported */
     int plot;
     int cache_mib; /* -1: vlstore's default */
+    int self_test; /* --self-test-check: expect wrong bytes for one record */
 } bench_args;
 
 void usage(FILE *f);

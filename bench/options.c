@@ -64,6 +64,9 @@ void usage(FILE *f)
             "  --out DIR          where results.md/.dat/.png go, made if missing (default: a\n"
             "                     new vls_bench-results.XXXXXX in $TMPDIR or /tmp)\n"
             "  --no-plot          do not run gnuplot\n"
+            "  --self-test-check  expect other bytes than were written for one record (the\n"
+            "                     first warm get's): proves the checks catch a wrong record;\n"
+            "                     the run then reports it in every phase that read it and fails\n"
             "engines:\n");
     for (size_t i = 0; i < NENGINES; i++)
         fprintf(f, "  %-16s%s %s\n", engines[i].ops->name, engines[i].in_default ? " " : "*",
@@ -84,7 +87,7 @@ static int parse_u64(const char *s, uint64_t *v)
 int parse_args(int argc, char **argv, bench_args *a)
 {
     enum { O_SIZE = 256, O_QUICK, O_ENGINES, O_DIR, O_KEEP, O_THREADS, O_SEED, O_GETS, O_COLD,
-           O_MAXP, O_OUT, O_NOPLOT, O_CACHE, O_REPS, O_HELP };
+           O_MAXP, O_OUT, O_NOPLOT, O_CACHE, O_REPS, O_SELFTEST, O_HELP };
     static const struct option lo[] = {
         {"size-mib", required_argument, NULL, O_SIZE},
         {"quick", no_argument, NULL, O_QUICK},
@@ -100,6 +103,7 @@ int parse_args(int argc, char **argv, bench_args *a)
         {"no-plot", no_argument, NULL, O_NOPLOT},
         {"cache-mib", required_argument, NULL, O_CACHE},
         {"reps", required_argument, NULL, O_REPS},
+        {"self-test-check", no_argument, NULL, O_SELFTEST},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -146,6 +150,7 @@ int parse_args(int argc, char **argv, bench_args *a)
             break;
         case O_OUT: a->out = optarg; break;
         case O_NOPLOT: a->plot = 0; break;
+        case O_SELFTEST: a->self_test = 1; break;
         case O_CACHE:
             if (parse_u64(optarg, &v) || v > (1u << 20))
                 goto bad;
@@ -163,6 +168,10 @@ int parse_args(int argc, char **argv, bench_args *a)
     }
     if (optind < argc) {
         fprintf(stderr, "vls_bench: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->self_test && a->gets == 0) {
+        fprintf(stderr, "vls_bench: --self-test-check needs at least one warm get\n");
         return -1;
     }
     if (a->quick) {

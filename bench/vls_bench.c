@@ -124,6 +124,12 @@ int main(int argc, char **argv)
         note("block order", "%zu records in %zu batches, from vlstore's loader (epoch 1)",
              p.nblock, p.nblock_batches);
 
+    if (a.self_test) { /* after the block order, whose reference epoch must be clean */
+        w.hash[p.gets[0]] ^= 1;
+        note("self-test", "expecting other bytes for record %s: every phase that reads it "
+             "must report it", workload_key(&w, p.gets[0]));
+    }
+
     result res[BENCH_MAX_ENGINES];
     bench_engine eng[BENCH_MAX_ENGINES];
     for (int i = 0; i < nsel; i++) {

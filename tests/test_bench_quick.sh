@@ -67,4 +67,14 @@ check_quiet "readme-table.sh copies the block" "$src/bench/readme-table.sh" "$md
 check_quiet "readme-table.sh --check after a copy" \
     "$src/bench/readme-table.sh" --check "$md" "$TMP/README.md"
 check "the copied README names this run's command" grep -qF "$(grep -o '^`vls_bench[^`]*`' "$md")" "$TMP/README.md"
+
+# The checks can fail: told to expect other bytes for one record, the run must fail and count
+# it in each of the four phases that read every record or that key (scan, get, both epochs),
+# for the loader as for the batch reads.
+expect_exit 1 env TMPDIR="$TMP" "$bench" --size-mib 4 --engines vlstore,lmdb --gets 50 \
+    --cold-gets 5 --reps 1 --no-plot --self-test-check --out "$TMP/selftest"
+check "results.md reports the failure" grep -q '^Result: \*\*some records failed' "$TMP/selftest/results.md"
+check_quiet "each engine counts the wrong record in every phase" awk -F'|' '
+    $2 ~ /^ (vlstore|lmdb) $/ { rows++; if ($10 + 0 < 4) { print $2 "bad = " $10; bad = 1 } }
+    END { exit bad || rows != 2 }' <(sed -n '/^## Checks/,$p' "$TMP/selftest/results.md")
 finish
