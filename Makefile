@@ -32,8 +32,9 @@ test: deps-build
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and ThreadSanitizer.
 test-asan: deps-build
-	@scripts/deps.sh test
-	cmake -S . -B build-asan -DVLS_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DVLS_WERROR=ON
+	@scripts/deps.sh test bench
+	cmake -S . -B build-asan -DVLS_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DVLS_WERROR=ON \
+	    -DVLS_BUILD_BENCH=ON
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
