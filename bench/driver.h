@@ -128,6 +128,7 @@ typedef struct plan {
     double paired_write_q, paired_scan_q; /* median over rounds of vlstore / raw-blosc speed */
     double paired_write_mbs[2], paired_scan_mbs[2]; /* medians: [0] vlstore, [1] raw-blosc */
     double paired_hash_s; /* XXH3 (vls_hash64) over vlstore's file, 4 MiB at a time */
+    tally paired_scan[2]; /* what the rounds' scans served: [0] vlstore, [1] raw-blosc */
 } plan;
 
 int plan_make(plan *p, const bench_workload *w, const bench_args *a);

@@ -62,6 +62,7 @@ int run_paired(const bench_engine_ops *const ops[2], const bench_config *cfg,
     }
 #endif
     for (int i = 0; i < 2; i++) {
+        p->paired_scan[i] = r[i].t[PH_SCAN];
         if (rc == 0 && r[i].bad)
             rc = bench_fail(&e[i], "%llu records failed the check in the paired rounds; "
                             "first: %s", (unsigned long long)r[i].bad, r[i].bad_what);

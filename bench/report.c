@@ -396,7 +396,17 @@ static void write_checks(FILE *f, const result *res, int nres, const plan *p)
             fprintf(f, "- %s: first failure: %s\n", res[i].name,
                     res[i].bad_what[0] ? res[i].bad_what : "a phase served fewer records than "
                                                            "it asked for");
-    fprintf(f, "%s\n", clean ? "Result: every record served in every timed phase was intact; "
+    for (int i = 0; i < 2 && p->paired_rounds; i++) {
+        const tally *t = &p->paired_scan[i];
+        fprintf(f, "- Alternating rounds, %s's scans: %llu / %llu records served; %llu missing, "
+                   "%llu duplicated, %llu bad.\n", i ? "raw-blosc" : "vlstore",
+                (unsigned long long)t->served, (unsigned long long)t->asked,
+                (unsigned long long)t->missing, (unsigned long long)t->dups,
+                (unsigned long long)t->bad);
+        if (t->served != t->asked || t->missing || t->dups || t->bad)
+            clean = 0;
+    }
+    fprintf(f, "\n%s\n", clean ? "Result: every record served in every timed phase was intact; "
                                "none missing, none duplicated, none out of order."
                              : "Result: **some records failed** (see above).");
 }
