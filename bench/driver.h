@@ -129,6 +129,10 @@ typedef struct plan {
     double paired_write_mbs[2], paired_scan_mbs[2]; /* medians: [0] vlstore, [1] raw-blosc */
     double paired_hash_s; /* XXH3 (vls_hash64) over vlstore's file, 4 MiB at a time */
     tally paired_scan[2]; /* what the rounds' scans served: [0] vlstore, [1] raw-blosc */
+    /* vlstore's loader against LMDB on the block epoch, alternating (run_paired_block) */
+    int block_rounds;
+    double block_q, block_rps[2]; /* median of the rounds' ratios; medians [0] vlstore [1] lmdb */
+    tally paired_block[2];
 } plan;
 
 int plan_make(plan *p, const bench_workload *w, const bench_args *a);
@@ -151,6 +155,12 @@ int engine_setup(bench_engine *e, result *r, const bench_engine_ops *ops,
 int timed_write(bench_engine *e, plan *p, int fresh, double *secs);
 /* One timed scan on an open engine into p->out; every record is checked afterwards. */
 int timed_scan(bench_engine *e, plan *p, result *r, double *secs);
+/* Reads order[...] in batches with the engine's batch read (batch_len[0..nbatches), or
+ * batches of BENCH_BATCH over nbatches records when batch_len is NULL); phase ph's tally. */
+int timed_batches(bench_engine *e, plan *p, result *r, int ph, const size_t *order,
+                  const uint32_t *batch_len, size_t nbatches, double *rps, size_t *done);
+/* The block epoch through the engine's own loader, held against the recorded order. */
+int loader_block_epoch(bench_engine *e, plan *p, result *r);
 /* Runs the seven phases for one engine. Returns 0, or -1 with e->err set. */
 int run_engine(bench_engine *e, plan *p, result *r);
 
@@ -160,6 +170,10 @@ int run_engine(bench_engine *e, plan *p, result *r);
 /* ops[0] = vlstore, ops[1] = raw-blosc; fills p->paired_*. 0, or -1 after a note. */
 int run_paired(const bench_engine_ops *const ops[2], const bench_config *cfg, const char *base,
                plan *p);
+/* ops[0] = vlstore (through its loader), ops[1] = lmdb (its batch read): the block epoch in
+ * alternating rounds; fills p->block_*. 0, or -1 after a note. */
+int run_paired_block(const bench_engine_ops *const ops[2], const bench_config *cfg,
+                     const char *base, plan *p);
 
 /*-*************************************
  *  Output (report.c)

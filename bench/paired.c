@@ -1,6 +1,6 @@
 /*
- * paired.c — vlstore against raw-blosc in alternating rounds (docs/BENCH.md, "Alternating
- * rounds").
+ * paired.c — alternating rounds (docs/BENCH.md, "Alternating rounds"): vlstore against
+ * raw-blosc (write, scan), and vlstore's loader against LMDB (block epoch).
  */
 #include "driver.h"
 
@@ -89,5 +89,61 @@ int run_paired(const bench_engine_ops *const ops[2], const bench_config *cfg,
     }
     note("paired", "%d rounds: write %.0f %% of raw-blosc, scan %.0f %%", rounds,
          100 * p->paired_write_q, 100 * p->paired_scan_q);
+    return 0;
+}
+
+/* The training-path comparison the same way: vlstore's loader and LMDB each read the block
+ * epoch (the same keys in the same batches) once per round, back to back, who goes first
+ * alternating; the ratio is the median over rounds of each round's own ratio. Each store is
+ * written once, untimed, and its files are read into the page cache first, as in phase 6. */
+int run_paired_block(const bench_engine_ops *const ops[2], const bench_config *cfg,
+                     const char *base, plan *p)
+{
+    int rounds = 2 * p->a->reps + 1 > 9 ? 9 : 2 * p->a->reps + 1;
+    bench_engine e[2];
+    result r[2];
+    double rps[2][9], q[9], secs;
+    int rc = 0, ready[2] = {0, 0};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        ready[i] = (rc = engine_setup(&e[i], &r[i], ops[i], cfg, base, "paired-block-")) == 0;
+        if (rc == 0)
+            rc = timed_write(&e[i], p, 0, &secs);
+        if (rc == 0 && dir_prewarm(e[i].dir) < 0)
+            rc = bench_fail(&e[i], "cannot read the files in %s", e[i].dir);
+    }
+    for (int k = 0; k < rounds && rc == 0; k++)
+        for (int j = 0; j < 2 && rc == 0; j++) {
+            int i = (k + j) % 2;
+            size_t done = 0;
+            if (ops[i]->loader_epoch) {
+                rc = loader_block_epoch(&e[i], p, &r[i]);
+                rps[i][k] = r[i].block_rps;
+            } else if ((rc = ops[i]->open(&e[i], p->w)) == 0) {
+                rc = timed_batches(&e[i], p, &r[i], PH_BLOCK, p->block, p->block_len,
+                                   p->nblock_batches, &rps[i][k], &done);
+                ops[i]->close(&e[i]);
+            }
+        }
+    for (int i = 0; i < 2; i++) {
+        p->paired_block[i] = r[i].t[PH_BLOCK];
+        if (rc == 0 && !result_clean(&r[i]))
+            rc = bench_fail(&e[i], "the block epoch rounds served records wrong; first: %s",
+                            r[i].bad_what);
+        if (rc != 0 && e[i].err[0])
+            note(ops[i]->name, "block rounds FAILED: %s", e[i].err);
+        if (ready[i] && ops[i]->fini)
+            ops[i]->fini(&e[i]);
+        if (!p->a->keep)
+            dir_remove(e[i].dir);
+    }
+    if (rc != 0)
+        return -1;
+    for (int k = 0; k < rounds; k++)
+        q[k] = rps[0][k] / rps[1][k];
+    p->block_rounds = rounds;
+    p->block_q = percentile(q, (size_t)rounds, 0.5);
+    for (int i = 0; i < 2; i++)
+        p->block_rps[i] = percentile(rps[i], (size_t)rounds, 0.5);
+    note("paired", "%d rounds: block epoch, vlstore's loader at %.2fx LMDB", rounds, p->block_q);
     return 0;
 }

@@ -314,8 +314,8 @@ int engine_setup(bench_engine *e, result *r, const bench_engine_ops *ops,
  * batch_len is NULL, nbatches then counting records) with the engine's batch read, each
  * record checked after its call. *rps = records / time inside the calls; *done = records
  * read before the phase limit. */
-static int timed_batches(bench_engine *e, plan *p, result *r, int ph, const size_t *order,
-                         const uint32_t *batch_len, size_t nbatches, double *rps, size_t *done)
+int timed_batches(bench_engine *e, plan *p, result *r, int ph, const size_t *order,
+                  const uint32_t *batch_len, size_t nbatches, double *rps, size_t *done)
 {
     const bench_workload *w = p->w;
     size_t total = batch_len ? p->nblock : nbatches, at = 0;
@@ -345,7 +345,7 @@ static int timed_batches(bench_engine *e, plan *p, result *r, int ph, const size
 
 /* The block epoch through the engine's own loader: its log is held against the reference
  * order (plan_block_order): every position and batch the same, every record once, intact. */
-static int loader_block_epoch(bench_engine *e, plan *p, result *r)
+int loader_block_epoch(bench_engine *e, plan *p, result *r)
 {
     const bench_workload *w = p->w;
     tally *t = &r->t[PH_BLOCK];

@@ -217,6 +217,12 @@ static void write_targets(FILE *f, const result *res, int nres, const plan *p)
                    "the same batches | %.0f | %.0f | %.2fx | >= 1x: %s |\n",
                 v->block_rps, lm->block_rps, q, q >= 1 ? "met" : "**not met**");
     }
+    if (p->block_rounds) {
+        double q = p->block_q;
+        fprintf(f, "| block epoch, alternating rounds (median of %d): vlstore's loader vs LMDB "
+                   "| %.0f | %.0f | %.2fx | >= 1x: %s |\n", p->block_rounds, p->block_rps[0],
+                p->block_rps[1], q, q >= 1 ? "met" : "**not met**");
+    }
     if (rp) {
         fprintf(f, "| random epoch records/s vs raw-pread | %.0f | %.0f | %.0f %% | |\n",
                 v->epoch_rps, rp->epoch_rps, 100 * v->epoch_rps / rp->epoch_rps);
@@ -396,14 +402,18 @@ static void write_checks(FILE *f, const result *res, int nres, const plan *p)
             fprintf(f, "- %s: first failure: %s\n", res[i].name,
                     res[i].bad_what[0] ? res[i].bad_what : "a phase served fewer records than "
                                                            "it asked for");
-    for (int i = 0; i < 2 && p->paired_rounds; i++) {
-        const tally *t = &p->paired_scan[i];
-        fprintf(f, "- Alternating rounds, %s's scans: %llu / %llu records served; %llu missing, "
-                   "%llu duplicated, %llu bad.\n", i ? "raw-blosc" : "vlstore",
+    static const char *const who[4] = {"vlstore's scans", "raw-blosc's scans",
+                                       "vlstore's loader, block epoch", "LMDB, block epoch"};
+    for (int i = 0; i < 4; i++) {
+        if (!(i < 2 ? p->paired_rounds : p->block_rounds))
+            continue;
+        const tally *t = i < 2 ? &p->paired_scan[i] : &p->paired_block[i - 2];
+        fprintf(f, "- Alternating rounds, %s: %llu / %llu records served; %llu missing, "
+                   "%llu duplicated, %llu bad, %llu out of order.\n", who[i],
                 (unsigned long long)t->served, (unsigned long long)t->asked,
                 (unsigned long long)t->missing, (unsigned long long)t->dups,
-                (unsigned long long)t->bad);
-        if (t->served != t->asked || t->missing || t->dups || t->bad)
+                (unsigned long long)t->bad, (unsigned long long)t->misplaced);
+        if (t->served != t->asked || t->missing || t->dups || t->bad || t->misplaced)
             clean = 0;
     }
     fprintf(f, "\n%s\n", clean ? "Result: every record served in every timed phase was intact; "

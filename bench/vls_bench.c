@@ -165,6 +165,13 @@ int main(int argc, char **argv)
             pair[1] = sel[i];
     if (pair[0] && pair[1] && run_paired(pair, &cfg, base, &p) != 0)
         failures++;
+    const bench_engine_ops *block_pair[2] = {pair[0], NULL};
+    for (int i = 0; i < nsel; i++)
+        if (!res[i].failed && strcmp(sel[i]->name, "lmdb") == 0)
+            block_pair[1] = sel[i];
+    if (p.nblock && block_pair[0] && block_pair[1] &&
+        run_paired_block(block_pair, &cfg, base, &p) != 0)
+        failures++;
 
     printf("\nvlstore benchmark: %zu records, %.1f MiB, seed %llu, %d thread(s), cache %llu MiB\n\n",
            w.n, (double)w.total / 1048576.0, (unsigned long long)a.seed, cfg.threads,
