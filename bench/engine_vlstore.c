@@ -88,7 +88,7 @@ static int vl_init_with(bench_engine *e, const vls_options *o, const char *label
              "vls_put per record + vls_commit (fsync); reads through mmap (MADV_RANDOM, "
              "vlstore's own); scan = vls_read_chunk per chunk; batch = vls_get_many; block "
              "epoch = vls_loader (batch 64, read size 4, inline reads on %d thread(s))",
-             VLS_VERSION_STRING, label, p->chunk_size >> 10, vls_codec_name(p->codec),
+             VLS_VERSION_STRING, label, p->chunk_size >> 10, vls_compressor_name(p->codec),
              p->level, p->shuffle, p->typesize, p->block_size >> 10,
              vls_placement_name(p->placement), p->threads, p->write_behind ? "on" : "off",
              (unsigned long long)(p->cache_bytes >> 20), p->threads);
@@ -330,7 +330,7 @@ static int vl_loader_epoch(bench_engine *e, const bench_workload *w, bench_epoch
     size_t n;
     int rc = vls_loader_open(&path, 1, &o, &ld);
     if (rc)
-        return bench_fail(e, "vls_loader_open: %s", vls_loader_open_errmsg());
+        return bench_fail(e, "vls_loader_open: %s", vls_loader_errmsg(NULL));
     while ((rc = vls_loader_next(ld, &recs, &n)) == 1) /* epoch 0, untimed */
         ;
     double busy = 0;
