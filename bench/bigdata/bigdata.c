@@ -7,15 +7,20 @@
  *       checks that mdstream yields bench/workload.c's records, byte for byte.
  *   vls_bigdata write DIR SIZE_MIB SEED
  *       streams the MD workload once into every engine's file under DIR (vlstore.vls,
- *       lmdb.mdb, hdf5.h5, raw.bin), with DIR/hashes.bin (XXH3 of each record) and
+ *       vlstore-ra.vls, vlstore.part0..3.vls (its quarters), lmdb.mdb, hdf5.h5, raw.bin),
+ *       with DIR/hashes.bin (XXH3 of each record) and
  *       DIR/meta.txt; never holds more than one record of the workload.
  *   vls_bigdata ceiling DIR THREADS
  *       the decode ceiling: records/s of whole-chunk decoding from the page cache.
- *   vls_bigdata read DIR ENGINE ORDER [MAX_RECORDS [THREADS]]
- *       ENGINE vlstore|lmdb|hdf5|raw; ORDER loader (vlstore: the block-shuffle loader,
- *       writing its serving order to DIR/order.bin; others: exactly that order, in the same
- *       batches of 64) or random (a seeded permutation, batches of 64, the first
- *       MAX_RECORDS records). Prints one "RESULT key=value ..." line.
+ *   vls_bigdata read DIR ENGINE ORDER [MAX_RECORDS [THREADS [RANK WORLD]]]
+ *       ENGINE vlstore|vlstore4|vlstore[-ra][-pread]|lmdb|hdf5|raw; ORDER loader (vlstore: the
+ *       block-shuffle loader, writing its serving order to DIR/order.bin; vlstore4: the
+ *       loader over the same records in 4 files; others: exactly vlstore's order, in the
+ *       same batches of 64) or random (a seeded permutation, batches of 64, the first
+ *       MAX_RECORDS records; vlstore-ra is the vlstore file written with
+ *       vls_options_random_access(); -pread opens it VLS_NOMMAP, so gets read blocks with
+ *       pread instead of faulting in the map). RANK WORLD: the loader serves one rank's share.
+ *       Prints one "RESULT key=value ..." line.
  *
  * The reading process holds the plan (systems, atom counts), the record hashes (8 bytes a
  * record) and its engine's own state, never the records: each record delivered is checked
@@ -214,8 +219,10 @@ static void check_record(const dataset *d, tally *t, size_t i, const void *data,
 /*-*************************************
  *  Writing every engine's file in one pass over the workload
  ***************************************/
+#define PARTS 4 /* vlstore4: the records in 4 files, each a contiguous quarter */
+
 typedef struct writers {
-    vls_store *vls;
+    vls_store *vls, *vls_ra, *part[PARTS];
     FILE *raw;
 #ifdef VLS_BIGDATA_LMDB
     MDB_env *env;
@@ -280,6 +287,18 @@ static int cmd_write(const char *dir, uint64_t size_mib, uint64_t seed)
     int rc = vls_open(p, VLS_CREATE | VLS_TRUNCATE, &o, &w.vls);
     if (rc)
         die("vls_open %s: %s", p, vls_errmsg(NULL));
+    for (int k = 0; k < PARTS; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "vlstore.part%d.vls", k);
+        path_in(p, sizeof p, dir, name);
+        if (vls_open(p, VLS_CREATE | VLS_TRUNCATE, &o, &w.part[k]))
+            die("vls_open %s: %s", p, vls_errmsg(NULL));
+    }
+    vls_options ora;
+    vls_options_random_access(&ora);
+    path_in(p, sizeof p, dir, "vlstore-ra.vls");
+    if (vls_open(p, VLS_CREATE | VLS_TRUNCATE, &ora, &w.vls_ra))
+        die("vls_open %s: %s", p, vls_errmsg(NULL));
     path_in(p, sizeof p, dir, "raw.bin");
     if (!(w.raw = fopen(p, "wb")))
         die("%s: %s", p, strerror(errno));
@@ -319,8 +338,11 @@ static int cmd_write(const char *dir, uint64_t size_mib, uint64_t seed)
         size_t klen = md_record_key(&plan, i, key);
         hash[i] = XXH3_64bits(rec, len);
         off[i + 1] = off[i] + len;
-        if ((rc = vls_put(w.vls, key, klen, rec, len, 0)) != 0)
-            die("vls_put %s: %s", key, vls_errmsg(w.vls));
+        vls_store *part = w.part[(uint64_t)i * PARTS / plan.n];
+        if ((rc = vls_put(w.vls, key, klen, rec, len, 0)) != 0 ||
+            (rc = vls_put(w.vls_ra, key, klen, rec, len, 0)) != 0 ||
+            (rc = vls_put(part, key, klen, rec, len, 0)) != 0)
+            die("vls_put %s: %s", key, vls_strerror(rc));
         if (fwrite(rec, 1, len, w.raw) != len)
             die("writing raw.bin: %s", strerror(errno));
 #ifdef VLS_BIGDATA_LMDB
@@ -348,8 +370,11 @@ static int cmd_write(const char *dir, uint64_t size_mib, uint64_t seed)
     }
     md_stream_close(&st);
     free(rec);
-    if ((rc = vls_close(w.vls)) != 0)
+    if ((rc = vls_close(w.vls)) != 0 || (rc = vls_close(w.vls_ra)) != 0)
         die("vls_close: %s", vls_strerror(rc));
+    for (int k = 0; k < PARTS; k++)
+        if ((rc = vls_close(w.part[k])) != 0)
+            die("vls_close: %s", vls_strerror(rc));
     if (fflush(w.raw) != 0 || fsync(fileno(w.raw)) != 0)
         die("raw.bin: %s", strerror(errno));
     fclose(w.raw);
@@ -477,16 +502,26 @@ static uint32_t *load_order(const dataset *d, const char *order, uint64_t *n)
     return o;
 }
 
-static void run_vlstore_loader(const dataset *d, int threads, tally *t)
+/* One epoch of the loader over DIR/vlstore.vls, or (files = PARTS) its quarters; this
+ * rank's share. The whole-file, single-rank order is saved for the other engines. */
+static void run_vlstore_loader(const dataset *d, int files, int threads, uint32_t rank,
+                               uint32_t world, tally *t)
 {
-    char p[4096];
-    path_in(p, sizeof p, d->dir, "vlstore.vls");
-    const char *paths[1] = {p};
+    char p[PARTS][4096];
+    const char *paths[PARTS];
+    for (int k = 0; k < files; k++) {
+        char name[32];
+        snprintf(name, sizeof name, files == 1 ? "vlstore.vls" : "vlstore.part%d.vls", k);
+        path_in(p[k], sizeof p[k], d->dir, name);
+        paths[k] = p[k];
+    }
     vls_loader_options lo;
     vls_loader_options_init(&lo);
     lo.threads = threads;
+    lo.rank = rank;
+    lo.world = world;
     vls_loader *ld;
-    if (vls_loader_open(paths, 1, &lo, &ld))
+    if (vls_loader_open(paths, (size_t)files, &lo, &ld))
         die("vls_loader_open: %s", vls_loader_open_errmsg());
     uint32_t *order = xmalloc(d->plan.n * sizeof *order);
     uint64_t served = 0;
@@ -504,23 +539,24 @@ static void run_vlstore_loader(const dataset *d, int threads, tally *t)
     if (rc < 0)
         die("vls_loader_next: %s", vls_loader_errmsg(ld));
     vls_loader_close(ld);
-    if (served == d->plan.n) {
-        path_in(p, sizeof p, d->dir, "order.bin");
-        write_file(p, order, served * sizeof *order);
+    if (files == 1 && world == 1 && served == d->plan.n) {
+        char o[4096];
+        path_in(o, sizeof o, d->dir, "order.bin");
+        write_file(o, order, served * sizeof *order);
     }
     free(order);
 }
 
-static void run_vlstore_get_many(const dataset *d, const uint32_t *order, uint64_t n,
-                                 int threads, tally *t)
+static void run_vlstore_get_many(const dataset *d, const char *file, unsigned flags,
+                                 const uint32_t *order, uint64_t n, int threads, tally *t)
 {
     char p[4096];
-    path_in(p, sizeof p, d->dir, "vlstore.vls");
+    path_in(p, sizeof p, d->dir, file);
     vls_options o;
     vls_options_init(&o);
     o.threads = threads;
     vls_store *s;
-    if (vls_open(p, VLS_RDONLY, &o, &s))
+    if (vls_open(p, VLS_RDONLY | flags, &o, &s))
         die("vls_open %s: %s", p, vls_errmsg(NULL));
     size_t cap = (size_t)BATCH * d->plan.max_len;
     uint8_t *buf = xmalloc(cap);
@@ -630,8 +666,10 @@ static void run_hdf5(const dataset *d, const uint32_t *order, uint64_t n, tally 
 #endif
 
 static int cmd_read(const char *dir, const char *engine, const char *order_name,
-                    uint64_t max_records, int threads)
+                    uint64_t max_records, int threads, uint32_t rank, uint32_t world)
 {
+    if (world == 0 || rank >= world)
+        die("rank %u of world %u", rank, world);
     dataset d;
     dataset_load(&d, dir);
     tally t;
@@ -639,7 +677,11 @@ static int cmd_read(const char *dir, const char *engine, const char *order_name,
     uint64_t n = d.plan.n;
     uint32_t *order = NULL;
     int loader = strcmp(order_name, "loader") == 0;
-    int vlstore_loader = loader && strcmp(engine, "vlstore") == 0;
+    int loader_files = !loader ? 0 : strcmp(engine, "vlstore") == 0 ? 1 :
+                       strcmp(engine, "vlstore4") == 0 ? PARTS : 0;
+    int vlstore_loader = loader_files > 0;
+    if (world > 1 && !vlstore_loader)
+        die("RANK WORLD are for the vlstore loader");
     if (!vlstore_loader)
         order = load_order(&d, order_name, &n);
     if (max_records && n > max_records)
@@ -651,9 +693,15 @@ static int cmd_read(const char *dir, const char *engine, const char *order_name,
     getrusage(RUSAGE_SELF, &ru0);
     double t0 = now_sec();
     if (vlstore_loader)
-        run_vlstore_loader(&d, threads, &t);
-    else if (strcmp(engine, "vlstore") == 0)
-        run_vlstore_get_many(&d, order, n, threads, &t);
+        run_vlstore_loader(&d, loader_files, threads, rank, world, &t);
+    else if (strncmp(engine, "vlstore", 7) == 0 && strcmp(engine, "vlstore4") != 0) {
+        /* vlstore[-ra][-pread]: 512 KiB or 64 KiB blocks, mapped or VLS_NOMMAP */
+        int ra = strstr(engine, "-ra") != NULL, pr = strstr(engine, "-pread") != NULL;
+        if (strlen(engine) != 7 + 3 * (size_t)ra + 6 * (size_t)pr)
+            die("engine '%s' is unknown", engine);
+        run_vlstore_get_many(&d, ra ? "vlstore-ra.vls" : "vlstore.vls", pr ? VLS_NOMMAP : 0,
+                             order, n, threads, &t);
+    }
     else if (strcmp(engine, "raw") == 0)
         run_raw(&d, order, n, &t);
 #ifdef VLS_BIGDATA_LMDB
@@ -665,7 +713,9 @@ static int cmd_read(const char *dir, const char *engine, const char *order_name,
         run_hdf5(&d, order, n, &t);
 #endif
     else
-        die("engine '%s' is unknown or not built in (vlstore, raw%s%s)", engine,
+        die("engine '%s' is unknown or not built in (vlstore, vlstore4, vlstore-ra, vlstore-pread, "
+            "vlstore-ra-pread, raw%s%s)",
+            engine,
 #ifdef VLS_BIGDATA_LMDB
             ", lmdb",
 #else
@@ -681,13 +731,16 @@ static int cmd_read(const char *dir, const char *engine, const char *order_name,
     getrusage(RUSAGE_SELF, &ru1);
     uint64_t disk = proc_read_bytes() - io0;
     uint64_t missing = 0;
-    if (loader && t.seen)
+    if (loader && t.seen && world == 1 && n == d.plan.n) /* not for a prefix of the order */
         for (size_t i = 0; i < d.plan.n; i++)
             missing += !t.seen[i];
-    printf("RESULT engine=%s order=%s records=%llu secs=%.3f rps=%.0f logical_MBps=%.1f "
-           "disk_bytes=%llu disk_MBps=%.1f vmhwm_kb=%llu majflt=%ld bad=%llu dups=%llu "
-           "missing=%llu\n",
-           engine, order_name, (unsigned long long)t.records, dt, (double)t.records / dt,
+    if (world > 1)
+        n = t.records; /* a rank's share; run.sh checks that the shares add up to the set */
+    printf("RESULT engine=%s order=%s rank=%u world=%u records=%llu secs=%.3f rps=%.0f "
+           "logical_MBps=%.1f disk_bytes=%llu disk_MBps=%.1f vmhwm_kb=%llu majflt=%ld bad=%llu "
+           "dups=%llu missing=%llu\n",
+           engine, order_name, rank, world, (unsigned long long)t.records, dt,
+           (double)t.records / dt,
            (double)t.bytes / dt / 1e6, (unsigned long long)disk, (double)disk / dt / 1e6,
            (unsigned long long)proc_status_kb("VmHWM"), ru1.ru_majflt - ru0.ru_majflt,
            (unsigned long long)t.bad, (unsigned long long)t.dups, (unsigned long long)missing);
@@ -763,14 +816,18 @@ int main(int argc, char **argv)
         return cmd_write(argv[2], parse_u64(argv[3], "SIZE_MIB"), parse_u64(argv[4], "SEED"));
     if (argc == 4 && strcmp(argv[1], "ceiling") == 0)
         return cmd_ceiling(argv[2], (int)parse_u64(argv[3], "THREADS"), 512ull << 20);
-    if (argc >= 5 && argc <= 7 && strcmp(argv[1], "read") == 0)
+    if (((argc >= 5 && argc <= 7) || argc == 9) && strcmp(argv[1], "read") == 0)
         return cmd_read(argv[2], argv[3], argv[4], argc > 5 ? parse_u64(argv[5], "MAX_RECORDS") : 0,
-                        argc > 6 ? (int)parse_u64(argv[6], "THREADS") : 1);
+                        argc > 6 ? (int)parse_u64(argv[6], "THREADS") : 1,
+                        argc > 8 ? (uint32_t)parse_u64(argv[7], "RANK") : 0,
+                        argc > 8 ? (uint32_t)parse_u64(argv[8], "WORLD") : 1);
     fprintf(stderr,
             "usage: vls_bigdata selftest\n"
             "       vls_bigdata write DIR SIZE_MIB SEED\n"
             "       vls_bigdata ceiling DIR THREADS\n"
-            "       vls_bigdata read DIR vlstore|lmdb|hdf5|raw loader|random [MAX_RECORDS [THREADS]]\n"
+            "       vls_bigdata read DIR vlstore|vlstore4|vlstore[-ra][-pread]|lmdb|hdf5|raw\n"
+            "                        loader|random\n"
+            "                        [MAX_RECORDS [THREADS [RANK WORLD]]]\n"
             "(bench/bigdata/run.sh drives these inside a memory- and read-limited cgroup)\n");
     return 2;
 }

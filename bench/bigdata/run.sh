@@ -85,8 +85,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The disk: big enough for every engine's copy (about 4.1 times the records) plus ext4's own.
-img_mib=$(( size * 9 / 2 + 256 ))
+# The disk: big enough for every engine's copy (about 5.3 times the records) plus ext4's own.
+img_mib=$(( size * 6 + 512 ))
 truncate -s "${img_mib}M" "$tmp/disk.img"
 loop=$(losetup -f --show --direct-io=on "$tmp/disk.img") || skip "losetup --direct-io=on failed"
 dev=$(basename "$loop")
@@ -128,13 +128,13 @@ ceil=$("$bin" ceiling "$data" 1 | tee -a "$log" | grep '^RESULT')
 remount
 
 results=$out/results.tsv
-printf 'profile\tengine\torder\trecords\tsecs\trps\tlogical_MBps\tdisk_MBps\tcg_disk_MBps\tvmhwm_MiB\tcg_peak_MiB\tmem_limit_MiB\tlimit_rps\tstatus\n' > "$results"
+printf 'profile\tengine\torder\trecords\tsecs\trps\tlogical_MBps\tdisk_MBps\tcg_disk_MBps\tvmhwm_MiB\tcg_peak_MiB\tmem_limit_MiB\tlimit_rps\tstatus\treads_per_record\tKB_per_record\n' > "$results"
 
 # bytes the cgroup read from the loop device (blkio.reset_stats does not reset the throttle
 # counters on every kernel: runs take differences)
-blkio_read() {
+blkio_read() { # [io_serviced]: read requests instead of bytes
   awk -v d="$majmin" '$1 == d && $2 == "Read" { print $3; f = 1 } END { if (!f) print 0 }' \
-    "$bcg/blkio.throttle.io_service_bytes"
+    "$bcg/blkio.throttle.${1:-io_service_bytes}"
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
@@ -147,43 +147,82 @@ run_profile() { # name bps iops
   local ratio mean ceil_rps limit
   ratio=$(field ratio "$ceil") mean=$(field mean_record "$ceil") ceil_rps=$(field ceiling_rps "$ceil")
   # the limit: min(read bandwidth x ratio / mean record, decode ceiling on the 1 core used)
-  if [ "$pbps" -gt 0 ]; then
-    limit=$(awk -v b="$pbps" -v r="$ratio" -v m="$mean" -v c="$ceil_rps" \
-      'BEGIN { x = b * r / m; printf "%.0f", x < c ? x : c }')
-  else
-    limit=$ceil_rps
+  # unthrottled, the disk's own sequential bandwidth stands for the throttle: large direct
+  # reads of raw.bin, inside the cgroup
+  local bw=$pbps
+  if [ "$pbps" -eq 0 ]; then
+    remount
+    bw=$(in_cgroup dd if="$data/raw.bin" of=/dev/null bs=4M count=128 iflag=direct 2>&1 |
+         awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") print int($1 / $(i - 1)) }')
+    echo "# unthrottled sequential read (dd bs=4M iflag=direct): ${bw:-?} B/s" | tee -a "$log"
   fi
+  limit=$(awk -v b="${bw:-0}" -v r="$ratio" -v m="$mean" -v c="$ceil_rps" \
+    'BEGIN { x = b * r / m; if (b <= 0) x = c; printf "%.0f", x < c ? x : c }')
   echo "# profile $name: memory limit $(( limit_bytes >> 20 )) MiB ($mem + $overhead_mib), reads ${pbps:-0} B/s, ${piops:-0} IOPS (0 = unthrottled); limit $limit records/s" | tee -a "$log"
-  local runs=("vlstore loader" "vlstore random" "lmdb loader" "lmdb random" "hdf5 loader"
-              "hdf5 random" "raw loader" "raw random")
+  # engine, order, ranks (2: two loader processes, one rank each, side by side in the cgroup)
+  local runs=("vlstore loader 1" "vlstore4 loader 1" "vlstore loader 2" "vlstore random 1"
+              "vlstore-pread random 1" "vlstore-ra random 1" "vlstore-ra-pread random 1"
+              "lmdb loader 1" "lmdb random 1" "hdf5 loader 1" "hdf5 random 1" "raw loader 1"
+              "raw random 1")
   for r in "${runs[@]}"; do
     set -- $r
+    local engine=$1 order=$2 ranks=$3
     remount
     echo 0 > "$mcg/memory.max_usage_in_bytes"
-    local cgread0 cgread
-    cgread0=$(blkio_read)
-    local maxrec=0 line status=ok
-    [ "$2" = random ] && maxrec=$sample
-    local kills0 kills1
+    local cgread0 cgreq0 cgread cgreq
+    cgread0=$(blkio_read) cgreq0=$(blkio_read io_serviced)
+    local maxrec=0 line="" status=ok
+    [ "$order" = random ] && maxrec=$sample
+    # the per-record engines read a prefix of the loader's order (rates, not totals, are
+    # compared; a whole epoch of them takes minutes at a few thousand records/s)
+    [ "$order" = loader ] && [ "${engine#vlstore}" = "$engine" ] && maxrec=$(( sample * 3 ))
+    # every process gets the allowance for its own needs
+    echo $(( limit_bytes + ((ranks - 1) * overhead_mib << 20) )) > "$mcg/memory.limit_in_bytes"
+    local kills0 kills1 k pids=()
     kills0=$(sed -n 's/^oom_kill //p' "$mcg/memory.oom_control")
-    if ! line=$(in_cgroup "$bin" read "$data" "$1" "$2" "$maxrec" 1 2>"$tmp/err"); then
-      status=failed
+    for (( k = 0; k < ranks; k++ )); do
+      in_cgroup "$bin" read "$data" "$engine" "$order" "$maxrec" 1 $( [ "$ranks" -gt 1 ] && echo "$k $ranks") \
+        > "$tmp/out.$k" 2> "$tmp/err.$k" &
+      pids+=($!)
+    done
+    for (( k = 0; k < ranks; k++ )); do
+      wait "${pids[$k]}" || status=failed
+    done
+    if [ "$status" = failed ]; then
       kills1=$(sed -n 's/^oom_kill //p' "$mcg/memory.oom_control")
       [ "${kills1:-0}" != "${kills0:-0}" ] && status=oom-killed
-      grep -q "not built in" "$tmp/err" && status=not-built
+      grep -q "not built in" "$tmp"/err.* && status=not-built
     fi
-    cat "$tmp/err" >> "$log"
-    echo "$line" | tee -a "$log"
-    local cgpeak secs
+    cat "$tmp"/err.* >> "$log"
+    cat "$tmp"/out.* | tee -a "$log"
+    # ranks together: records and bytes add up, the slowest rank sets the time, and the
+    # peak resident memory reported is the largest of one process
+    line=$(cat "$tmp"/out.* | awk '/^RESULT/ {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        rec += v["records"]; lb += v["logical_MBps"] * v["secs"]; db += v["disk_bytes"]
+        if (v["secs"] > secs) secs = v["secs"]; if (v["vmhwm_kb"] > hwm) hwm = v["vmhwm_kb"]
+        n++ }
+      END { if (n) printf "records=%d secs=%.3f rps=%.0f logical_MBps=%.1f disk_MBps=%.1f vmhwm_kb=%d",
+                          rec, secs, rec / secs, lb / secs, db / secs / 1e6, hwm }')
+    rm -f "$tmp"/out.* "$tmp"/err.*
+    if [ "$ranks" -gt 1 ] && [ "$status" = ok ] &&
+       [ "$(field records "$line")" != "$(awk '{ print $6 }' "$data/meta.txt")" ]; then
+      echo "run.sh: $ranks ranks served $(field records "$line") records, not the whole set" | tee -a "$log"
+      status=failed
+    fi
+    local cgpeak secs recs
     cgpeak=$(cat "$mcg/memory.max_usage_in_bytes")
-    cgread=$(( $(blkio_read) - cgread0 ))
-    secs=$(field secs "$line")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$1" "$2" \
-      "$(field records "$line")" "$secs" "$(field rps "$line")" "$(field logical_MBps "$line")" \
+    cgread=$(( $(blkio_read) - cgread0 )) cgreq=$(( $(blkio_read io_serviced) - cgreq0 ))
+    secs=$(field secs "$line") recs=$(field records "$line")
+    [ "$ranks" -gt 1 ] && engine="$engine-${ranks}ranks"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$engine" "$order" \
+      "$recs" "$secs" "$(field rps "$line")" "$(field logical_MBps "$line")" \
       "$(field disk_MBps "$line")" \
       "$(awk -v b="${cgread:-0}" -v s="${secs:-0}" 'BEGIN { if (s > 0) printf "%.1f", b / s / 1e6; else print "-" }')" \
       "$(( $(field vmhwm_kb "$line" || echo 0) / 1024 ))" "$(( cgpeak >> 20 ))" \
-      "$(( limit_bytes >> 20 ))" "$limit" "$status" >> "$results"
+      "$(( (limit_bytes >> 20) + (ranks - 1) * overhead_mib ))" "$limit" "$status" \
+      "$(awk -v q="$cgreq" -v n="${recs:-0}" 'BEGIN { if (n > 0) printf "%.2f", q / n; else print "-" }')" \
+      "$(awk -v b="$cgread" -v n="${recs:-0}" 'BEGIN { if (n > 0) printf "%.1f", b / n / 1e3; else print "-" }')" >> "$results"
   done
 }
 
