@@ -709,16 +709,17 @@ static void lay_out_serving_order(ld_reader *rd, ld_unit *un, const uint64_t *se
     un->last_batch = (last - 1) / ld->o.batch_size;
 }
 
-/* ---- storage I/O: exact reads, drop-behind (docs/LOADER.md, "Reading from slow disks") --
+/* ---- storage I/O: exact reads, drop-behind (docs/BENCH.md, "Bigger than memory") -------
  * A unit's chunks are read with one pread each into the store's read buffers and decoded
  * into the unit buffer: the stores the loader opens are VLS_NOMMAP (no page faults, in any
  * epoch) and VLS_ADVISE_EXACT (the kernel reads what a pread asks, no readahead past it).
  * The prefetch thread(s) keep the next unit's reads in flight while the caller consumes.
  * Once a unit's chunks are decoded their pages are dropped (DONTNEED), so an epoch over a
- * data set bigger than memory leaves the page cache as it found it.
+ * data set bigger than memory does not fill the page cache with what it has consumed.
  * Measured (docs/BENCH.md, "Bigger than memory"): asking for the next 1, 2, 4, 8 units
  * with WILLNEED on top lost 10 %, 11 %, 19 %, 39 % of the records/s on a throttled disk
  * (the reads it queues delay the pread the reader waits for), so the loader does not. */
+
 /* After unit u's chunks are decoded (rd->tasks): drop their stored bytes from the cache. */
 static void drop_behind(ld_reader *rd)
 {
