@@ -522,7 +522,7 @@ static void run_vlstore_loader(const dataset *d, int files, int threads, uint32_
     lo.world = world;
     vls_loader *ld;
     if (vls_loader_open(paths, (size_t)files, &lo, &ld))
-        die("vls_loader_open: %s", vls_loader_open_errmsg());
+        die("vls_loader_open: %s", vls_loader_errmsg(NULL));
     uint32_t *order = xmalloc(d->plan.n * sizeof *order);
     uint64_t served = 0;
     const vls_record *recs;
