@@ -62,16 +62,13 @@ int main(void)
     CHECK(stat(path, &st) == 0);
 
     /* extents: in file order, inside the file, header + payload each */
-    uint64_t prev_end = 0, first_off = 0, last_end = 0;
+    uint64_t prev_end = 0;
     int order_ok = 1;
     for (uint64_t c = 0; c < nc; c++) {
         uint64_t off = 0, bytes = 0;
         CHECK_OK(s, vls_chunk_extent(s, c, &off, &bytes));
         order_ok &= off >= prev_end && bytes > 32 && off + bytes <= (uint64_t)st.st_size;
         prev_end = off + bytes;
-        if (c == 0)
-            first_off = off;
-        last_end = prev_end;
     }
     CHECK(order_ok);
 
