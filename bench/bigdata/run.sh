@@ -12,7 +12,7 @@
 # tracked files.
 #
 #   run.sh [--profile default|nvme|ci|all] [--out DIR] [--bin PATH] [--work DIR]
-#          [--size-mib N] [--mem-mib N] [--bps N] [--iops N] [--sample N]
+#          [--size-mib N] [--mem-mib N] [--bps N] [--iops N] [--sample N] [--overhead-mib N]
 #
 # Profiles: default = 4 GiB of records, 1 GiB memory, 250 MB/s, 2,500 IOPS; nvme = the same
 # without the throttle; all = default then nvme on the same files (what `make bench-bigdata`
@@ -24,7 +24,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-profile=all out="" bin="" work="" size="" mem="" bps="" iops="" sample=""
+profile=all out="" bin="" work="" size="" mem="" bps="" iops="" sample="" overhead=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile=$2; shift 2 ;;
@@ -36,6 +36,7 @@ while [ $# -gt 0 ]; do
     --bps) bps=$2; shift 2 ;;
     --iops) iops=$2; shift 2 ;;
     --sample) sample=$2; shift 2 ;;
+    --overhead-mib) overhead=$2; shift 2 ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -54,6 +55,7 @@ esac
 # docs/BENCH.md). Every engine gets the same allowance.
 overhead_mib=128
 [ "$profile" = ci ] && overhead_mib=64
+[ -n "$overhead" ] && overhead_mib=$overhead # e.g. a sanitizer build's shadow memory
 
 skip() { echo "SKIP: $*" >&2; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (loop devices, mount, cgroups)"
