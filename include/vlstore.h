@@ -251,7 +251,10 @@ VLS_API void vls_key_u64(uint64_t key, unsigned char buf[8]);
  *  Copies the record under `key` into buf[0..cap). *len receives the record's length.
  *  When cap is too small nothing is copied and VLS_E_TOOSMALL is returned with *len set to
  *  the size needed (call with cap = 0 to query the size first).
- *  A small record is decoded from only the Blosc blocks that hold it.
+ *  A small record is decoded from only the Blosc blocks that hold it: a cold get reads the
+ *  chunk's block table (once per chunk: kept per handle, or in the page cache when mapped)
+ *  and then those blocks' compressed bytes in one request (docs/BENCH.md, "What a cold get
+ *  costs").
  *  Threads : safe on a shared store.   Ownership : nothing retained. */
 VLS_API int vls_get(vls_store *store, const void *key, size_t klen, void *buf, size_t cap,
                     uint64_t *len);
