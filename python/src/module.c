@@ -188,9 +188,11 @@ PyMODINIT_FUNC PyInit__core(void)
     PyObject *m = PyModule_Create(&core_module);
     if (!m)
         return NULL;
-    if (PyModule_AddFunctions(m, core_frame_methods) < 0)
+    if (PyModule_AddFunctions(m, core_frame_methods) < 0 ||
+        PyModule_AddFunctions(m, core_batch_methods) < 0)
         goto fail;
-    if (add_type(m, "Store", &StoreType) < 0 || add_type(m, "Loader", &LoaderType) < 0)
+    if (add_type(m, "Store", &StoreType) < 0 || add_type(m, "Loader", &LoaderType) < 0 ||
+        add_type(m, "BatchMemory", &BatchMemoryType) < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "VERSION", VLS_VERSION_STRING) < 0)
         goto fail;
