@@ -104,7 +104,7 @@ int collate_into(BatchMemoryObject *m, const vls_record *recs, size_t n, vls_fra
         }
         rc = vls_frame_batch_collate(recs, n, m->buf, m->cap, &needed, fb);
     }
-    if (rc != VLS_OK) /* the detail is this thread's handle-less message */
+    if (rc != 0) /* the library's handle-less message of this thread */
         snprintf(msg, msgcap, "%s", vls_errmsg(NULL));
     return rc;
 }
