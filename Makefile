@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench bench-build bench-publish install clean python
+.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench bench-build bench-publish bench-bigdata install clean python
 
 all: build
 
@@ -111,6 +111,16 @@ bench: bench-build
 bench-publish: bench-build
 	$(BUILD)/bench/vls_bench $(BENCH_ARGS) --out bench
 	bench/readme-table.sh
+
+# Bigger than memory (docs/BENCH.md, "Bigger than memory"): every engine in a cgroup with a
+# memory limit and throttled reads on a loop device; root and cgroup v1 needed (it says so
+# and stops otherwise). Table and plot go to BIGDATA_OUT; BIGDATA_ARGS e.g. --profile default.
+BIGDATA_OUT ?= $(BUILD)/bigdata
+bench-bigdata: deps-build
+	@scripts/deps.sh bench
+	cmake -S . -B $(BUILD) -DVLS_BUILD_BENCH=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS) --target vls_bigdata
+	bench/bigdata/run.sh --out $(BIGDATA_OUT) --bin $(BUILD)/bench/bigdata/vls_bigdata $(BIGDATA_ARGS)
 
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
