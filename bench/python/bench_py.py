@@ -48,8 +48,9 @@ with one fancy index per field over its `ptr`).
   torch-framebatches-wK   DataLoader(FrameBatches(path, 64), batch_size=None, num_workers=K)
   torch-lmdb-pickle-wK    DataLoader(map-style LMDB + pickle dataset, batch_size=64,
                           shuffle=True, num_workers=K, collate_fn=torch.cat of the fields)
-Peak RSS is the worker process's ru_maxrss; "base" is its RSS before the epoch (interpreter,
-numpy, torch, open files), so peak - base is what the epoch itself held.
+Peak RSS is the worker process's VmHWM; "base" is its RSS just before the epoch (interpreter,
+numpy, torch, the key list), so peak - base is at most what the epoch itself held. With
+DataLoader workers only the main process is counted (each worker holds its own loader).
 
 Usage:
   PYTHONPATH=<built vlstore> /usr/bin/python3 bench/python/bench_py.py [--suite store|train|all]
@@ -67,7 +68,6 @@ import os
 import pickle
 import platform
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -731,6 +731,16 @@ def _cat_collate(samples):
             "energy": torch.tensor([s["energy"] for s in samples], dtype=torch.float64)}
 
 
+def _rss_kib(field):
+    """VmHWM (peak) or VmRSS (now) of this process, KiB. Not ru_maxrss: Linux carries that
+    across execve, so a worker would report its parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def train_worker(engine, d, seed):
     """One epoch of one engine in this process; prints a JSON line."""
     seed = int(seed)
@@ -738,7 +748,7 @@ def train_worker(engine, d, seed):
     if engine.startswith("torch"):
         import torch
         torch.set_num_threads(1)
-    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_base = _rss_kib("VmRSS")
     n = atoms = 0
     t0 = time.perf_counter()
     if engine in ("vlstore-collate", "vlstore-collate-1t"):
@@ -805,7 +815,7 @@ def train_worker(engine, d, seed):
         sys.exit(f"bench_py: unknown training engine {engine!r}")
     dt = time.perf_counter() - t0
     print(json.dumps({"engine": engine, "recps": n / dt, "n": n, "atoms": atoms,
-                      "rss_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "rss_peak_kib": _rss_kib("VmHWM"),
                       "rss_base_kib": rss_base}), flush=True)
 
 
