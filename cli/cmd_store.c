@@ -81,15 +81,19 @@ int cmd_put(int argc, char **argv)
 
 int cmd_get(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore get STORE KEY [-o OUT]\n"
-                              "Writes the record's bytes to stdout, or to OUT.\n";
+    static const char use[] = "usage: vlstore get STORE KEY [-o OUT] [--key-format F]\n"
+                              "Writes the record's bytes to stdout, or to OUT.\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
     const char *out = NULL;
     char *pos[2];
-    int npos = 0;
+    int npos = 0, kf = KEYFMT_TEXT, r;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+        if ((r = cli_key_format_arg("get", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
         else if (npos < 2)
             pos[npos++] = argv[i];
@@ -98,9 +102,15 @@ int cmd_get(int argc, char **argv)
     }
     if (npos != 2)
         return cli_usage(use);
+    unsigned char *key;
+    size_t klen;
+    if ((r = cli_key_parse("get", kf, pos[1], &key, &klen)) != EXIT_OK)
+        return r;
     void *data;
     size_t len;
-    if (cli_read_record("get", pos[0], pos[1], &data, &len) != EXIT_OK)
+    r = cli_read_record("get", pos[0], key, klen, &data, &len);
+    free(key);
+    if (r != EXIT_OK)
         return EXIT_FAIL;
     FILE *f = out ? fopen(out, "wb") : stdout;
     int ok = f && fwrite(data, 1, len, f) == len;
@@ -119,14 +129,18 @@ int cmd_get(int argc, char **argv)
 
 int cmd_ls(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore ls STORE [-l]\n"
-                              "Lists keys one per line in storage order; -l adds sizes.\n";
+    static const char use[] = "usage: vlstore ls STORE [-l] [--key-format F]\n"
+                              "Lists keys one per line in storage order; -l adds sizes.\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    int lng = 0;
+    int lng = 0, kf = KEYFMT_TEXT, r;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-l"))
+        if ((r = cli_key_format_arg("ls", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (!strcmp(argv[i], "-l"))
             lng = 1;
         else if (!path)
             path = argv[i];
@@ -144,7 +158,7 @@ int cmd_ls(int argc, char **argv)
     while (vls_iter_next(s, &pos, &key, &klen, &len) == 1) {
         if (lng)
             printf("%12llu  ", (unsigned long long)len);
-        fwrite(key, 1, klen, stdout);
+        cli_key_print(stdout, kf, key, klen);
         putchar('\n');
     }
     vls_close(s);
@@ -153,16 +167,36 @@ int cmd_ls(int argc, char **argv)
 
 int cmd_rm(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore rm STORE KEY\n"
-                              "Deletes the record under KEY (its space is reclaimed by compact).\n";
+    static const char use[] = "usage: vlstore rm STORE KEY [--key-format F]\n"
+                              "Deletes the record under KEY (its space is reclaimed by compact).\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    if (argc != 3)
+    char *pos[2];
+    int npos = 0, kf = KEYFMT_TEXT, r;
+    for (int i = 1; i < argc; i++) {
+        if ((r = cli_key_format_arg("rm", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            return cli_usage(use);
+        }
+    }
+    if (npos != 2)
         return cli_usage(use);
+    unsigned char *key;
+    size_t klen;
+    if ((r = cli_key_parse("rm", kf, pos[1], &key, &klen)) != EXIT_OK)
+        return r;
     vls_store *s;
-    if (cli_open("rm", argv[1], VLS_RDWR, &s) != EXIT_OK)
+    if (cli_open("rm", pos[0], VLS_RDWR, &s) != EXIT_OK) {
+        free(key);
         return EXIT_FAIL;
-    int rc = vls_delete_str(s, argv[2]);
+    }
+    int rc = vls_delete(s, key, klen);
+    free(key);
     if (rc == VLS_OK)
         rc = vls_commit(s);
     if (rc != VLS_OK) {

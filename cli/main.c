@@ -6,11 +6,13 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    {"create", cmd_create, "make an empty store with chosen settings (codec, chunk size...)"},
     {"put", cmd_put, "store a file's bytes (or stdin) under a key"},
     {"get", cmd_get, "write a record's bytes to stdout or a file"},
     {"ls", cmd_ls, "list keys in storage order (-l: with sizes)"},
     {"rm", cmd_rm, "delete a record"},
     {"info", cmd_info, "records, sizes, ratio, chunks and settings (--json)"},
+    {"meta", cmd_meta, "show or set the store's metadata (units, level of theory, ...)"},
     {"verify", cmd_verify, "check every checksum, chunk and record"},
     {"compact", cmd_compact, "rewrite the store without dead space"},
     {"recover", cmd_recover, "salvage the intact records of a damaged store into a new one"},
@@ -60,13 +62,13 @@ int cli_open(const char *cmd, const char *path, unsigned flags, vls_store **s)
     return EXIT_OK;
 }
 
-int cli_read_record(const char *cmd, const char *path, const char *key, void **data,
-                    size_t *len)
+int cli_read_record(const char *cmd, const char *path, const void *key, size_t klen,
+                    void **data, size_t *len)
 {
     vls_store *s;
     if (cli_open(cmd, path, VLS_RDONLY, &s) != EXIT_OK)
         return EXIT_FAIL;
-    int rc = vls_get_alloc(s, key, strlen(key), data, len);
+    int rc = vls_get_alloc(s, key, klen, data, len);
     if (rc != VLS_OK)
         cli_fail(cmd, s, rc);
     vls_close(s);

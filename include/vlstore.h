@@ -377,6 +377,44 @@ VLS_API int vls_recover(const char *damaged_path, const char *out_path,
                         vls_recover_stats *st);
 
 /*-*************************************
+ *  Per-store metadata (docs/FORMAT.md, "Metadata block")
+ ***************************************/
+/* A store carries one small key/value document beside its records: units, level of theory,
+ * source, reference atomic energies, whatever the user sets. Keys are NUL-terminated names;
+ * values are bytes (text by convention). It is part of a commit like the records: a set or
+ * delete is seen at once through this handle and written by the next vls_commit(),
+ * atomically with that commit's records; a crash before then loses it with them. Files
+ * written before metadata existed have none. Readers see the document of the commit they
+ * opened (vls_refresh() moves them on). */
+#define VLS_META_MAX_KEY 4096u            /* longest metadata key in bytes */
+#define VLS_META_MAX_BYTES (16u << 20)    /* largest encoded document */
+
+/*! vls_meta_get() :
+ *  Copies the value under `key` (1..VLS_META_MAX_KEY bytes) into buf[0..cap); *len receives
+ *  its length. VLS_E_TOOSMALL (nothing copied, *len = size needed) when cap is too small;
+ *  call with cap = 0 to ask the size. VLS_E_NOTFOUND when the key has no value.
+ *  Threads : safe on a shared store.   Ownership : nothing retained. */
+VLS_API int vls_meta_get(vls_store *store, const char *key, void *buf, size_t cap, size_t *len);
+
+/*! vls_meta_set() / vls_meta_delete() :
+ *  Set `key` to len bytes of val (len 0 allowed), or remove it (VLS_E_NOTFOUND if absent).
+ *  Writers only (VLS_E_READONLY). VLS_E_TOOBIG when the encoded document would exceed
+ *  VLS_META_MAX_BYTES. Durable at the next vls_commit(). `val` is copied. */
+VLS_API int vls_meta_set(vls_store *store, const char *key, const void *val, size_t len);
+VLS_API int vls_meta_delete(vls_store *store, const char *key);
+
+/*! vls_meta_count() : the number of metadata keys (0 for NULL). */
+VLS_API uint64_t vls_meta_count(vls_store *store);
+
+/*! vls_meta_next() :
+ *  Walks the metadata in key byte order. Start with *pos = 0; each call that returns 1 sets
+ *  *key (NUL-terminated), *val (followed by a NUL byte not counted in *len) and *len, and
+ *  advances *pos; 0 at the end. The views are valid until the next vls_meta_set(),
+ *  vls_meta_delete(), vls_refresh() or vls_close() on this handle. */
+VLS_API int vls_meta_next(vls_store *store, uint64_t *pos, const char **key, const void **val,
+                          size_t *len);
+
+/*-*************************************
  *  Hashes (libxxhash)
  ***************************************/
 /* The 64-bit hash kept for every record (XXH3_64bits, seed 0). */

@@ -74,6 +74,8 @@ int vls_compact(vls_store *s, const char *out_path)
     }
     pthread_rwlock_rdlock(&s->lock);
     rc = copy_records(s, d);
+    if (rc == VLS_OK && (rc = meta_copy(d, s)) != VLS_OK)
+        vls_seterr(s, rc, "compact: %s", vls_errmsg(d));
     pthread_rwlock_unlock(&s->lock);
     if (rc == VLS_OK) {
         rc = vls_commit(d);

@@ -267,9 +267,11 @@ static int load_latest(vls_store *s)
         s->seg_offset = 0;
         s->chain_len = s->chain_bytes = s->full_bytes = 0;
         s->committed_nc = 0;
-        return VLS_OK;
+        return meta_load(s, 0, 0);
     }
     int rc = load_chain(s, &t, &s->ix, &s->chain_len, &s->chain_bytes, &s->full_bytes);
+    if (rc == VLS_OK)
+        rc = meta_load(s, t.meta_offset, t.self_offset);
     if (rc != VLS_OK)
         return rc;
     s->seq = t.seq;
@@ -350,6 +352,7 @@ void store_free(vls_store *s)
     pthread_mutex_destroy(&s->spare_mu);
     io_close(s->io);
     idx_free(&s->ix);
+    meta_doc_free(&s->meta);
     cache_free(s->cache);
     pool_free(s->pool);
     vbuf_free(&s->ops);
@@ -785,7 +788,8 @@ static int commit_locked(vls_store *s)
     if (!(s->flags & VLS_NOSYNC) && (rc = io_sync_dir_once(s->io, &err)) != VLS_OK)
         return fail_io(s, rc, err, "syncing the store's directory (without it the file's name "
                        "may not survive a power loss)", 0);
-    if ((rc = flush_chunk(s, 0)) != VLS_OK)
+    uint64_t meta_at;
+    if ((rc = flush_chunk(s, 0)) != VLS_OK || (rc = meta_append(s, &meta_at)) != VLS_OK)
         return rc;
 
     /* a full segment now and then keeps the chain (reads at open) short and its bytes
@@ -825,7 +829,8 @@ static int commit_locked(vls_store *s)
     rc = append_synced(s, seg.p, seg.len, "writing the index");
     vbuf_free(&seg);
     if (rc == VLS_OK) {
-        fmt_trailer t = {s->hdr.file_id, s->seq + 1, seg_at, io_size(s->io), s->ix.live};
+        fmt_trailer t = {s->hdr.file_id, s->seq + 1, seg_at, io_size(s->io), s->ix.live,
+                         meta_at};
         unsigned char tb[FMT_TRAILER_SIZE];
         fmt_trailer_encode(&t, tb);
         rc = append_synced(s, tb, sizeof tb, "writing the commit trailer");
@@ -834,6 +839,8 @@ static int commit_locked(vls_store *s)
             s->seg_offset = seg_at;
             s->committed_size = io_size(s->io);
             s->committed_nc = s->ix.nc;
+            s->meta_offset = meta_at;
+            s->meta_dirty = 0;
             if (full) {
                 s->full_bytes = payload.len;
                 s->chain_len = s->chain_bytes = 0;
@@ -882,6 +889,8 @@ int vls_refresh(vls_store *s)
             uint64_t cl = 0, cb = 0, fb = 0;
             idx_init(&fresh);
             rc = load_chain(s, &t, &fresh, &cl, &cb, &fb);
+            if (rc == VLS_OK)
+                rc = meta_load(s, t.meta_offset, t.self_offset);
             if (rc == VLS_OK) {
                 idx_free(&s->ix);
                 s->ix = fresh;
