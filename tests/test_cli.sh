@@ -246,7 +246,7 @@ expect_exit 1 "$VLSTORE" put host.vls k a.txt
 check "put left the short foreign file alone" cmp -s host.vls host.orig
 if ! grep -q "not a vlstore file" "$TMP/err"; then
     # A file shorter than the 64-byte header is reported as truncated, even when its first bytes
-    # are not the magic (src/store/store.c, vls_open). Accepted here; see the test's report.
+    # are not the magic (src/store/open.c, vls_open). Accepted here; see the test's report.
     check "short foreign file: a reason is given" grep -q "truncated" "$TMP/err"
     echo "note: a short non-vlstore file is reported as: $(cat "$TMP/err")"
 fi

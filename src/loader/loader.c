@@ -518,19 +518,9 @@ static uint64_t last_chunk_of(const vls_loader *ld, const ld_rec *r)
     return c;
 }
 
-/* Reads unit un->u. Every chunk the unit's records touch is decoded whole, straight into the
- * unit buffer (runs of consecutive chunks back to back, so a record that crosses chunks is
- * contiguous), the chunks of a read on the decode threads. A record then sits at its own
- * offset in its chunk and keeps the alignment it was written with. Records still in a
- * writer's open chunk are read with vls_get_many_into. Then un->recs is laid out in serving
- * order. */
-static int read_unit(ld_reader *rd, ld_unit *un)
+/* Makes room for count records in un->recs and the reader's scratch. */
+static int reserve_unit_records(ld_reader *rd, ld_unit *un, uint64_t count)
 {
-    vls_loader *ld = rd->ld;
-    uint64_t first = ld->unit_start[un->u], count = ld->unit_start[un->u + 1] - first;
-    const uint64_t *seq = ld->seq + first;
-    un->rc = 0;
-    un->msg[0] = 0;
     if (reserve_scratch(rd, count) != VLS_OK)
         return unit_fail(un, VLS_E_NOMEM, "no memory to read %llu records",
                          (unsigned long long)count);
@@ -542,18 +532,21 @@ static int read_unit(ld_reader *rd, ld_unit *un)
         un->recs = nr;
         un->rcap = count;
     }
-    uint64_t *order = rd->order; /* record numbers in storage order (file, then position) */
-    memcpy(order, seq, count * sizeof *order);
-    qsort(order, count, sizeof *order, cmp_u64);
+    return VLS_OK;
+}
 
-    /* the chunks to decode, in order, each once; and the bytes of open-chunk records */
+/* Lists the chunks to decode (rd->tasks), in storage order, each once, and sums the bytes
+ * the unit buffer needs (*total): decoded runs 64-aligned, then the open-chunk records. */
+static int plan_chunk_reads(ld_reader *rd, ld_unit *un, const uint64_t *order, uint64_t count,
+                            uint64_t *total)
+{
+    const vls_loader *ld = rd->ld;
     rd->ntasks = 0;
-    uint64_t total = 0, npending = 0;
+    *total = 0;
     for (uint64_t i = 0; i < count; i++) {
         const ld_rec *r = &ld->rec[order[i]];
         if (r->chunk == UINT64_MAX) {
-            total += align_up(r->len);
-            npending++;
+            *total += align_up(r->len);
             continue;
         }
         uint64_t last = last_chunk_of(ld, r);
@@ -565,25 +558,38 @@ static int read_unit(ld_reader *rd, ld_unit *un)
             if (add_task(rd, r->file, c) != VLS_OK)
                 return unit_fail(un, VLS_E_NOMEM, "no memory to plan a read");
             const uint64_t *cs = ld->chunk_start[r->file];
-            total += (run ? 0 : 64) + cs[c + 1] - cs[c]; /* a new run starts 64-aligned */
+            *total += (run ? 0 : 64) + cs[c + 1] - cs[c]; /* a new run starts 64-aligned */
         }
     }
-    if (total > un->cap || !un->buf) {
-        /* reads differ a little in size; a quarter more room lets a recycled buffer serve the
-         * next read instead of being freed and faulted in again (measured: fresh pages were a
-         * fifth of an epoch's time) */
-        free(un->buf);
-        un->buf = NULL;
-        un->cap = 0;
-        void *p = NULL;
-        uint64_t want = total + total / 4 + 4096;
-        if (total > SIZE_MAX / 2 || posix_memalign(&p, 64, (size_t)want))
-            return unit_fail(un, VLS_E_NOMEM, "no memory for a read of %llu bytes",
-                             (unsigned long long)total);
-        un->buf = p;
-        un->cap = (size_t)want;
-    }
-    /* place the chunks: a run of consecutive chunks of one file lies back to back */
+    return VLS_OK;
+}
+
+/* Makes un->buf hold at least total bytes. */
+static int reserve_unit_buffer(ld_unit *un, uint64_t total)
+{
+    if (total <= un->cap && un->buf)
+        return VLS_OK;
+    /* reads differ a little in size; a quarter more room lets a recycled buffer serve the
+     * next read instead of being freed and faulted in again (measured: fresh pages were a
+     * fifth of an epoch's time) */
+    free(un->buf);
+    un->buf = NULL;
+    un->cap = 0;
+    void *p = NULL;
+    uint64_t want = total + total / 4 + 4096;
+    if (total > SIZE_MAX / 2 || posix_memalign(&p, 64, (size_t)want))
+        return unit_fail(un, VLS_E_NOMEM, "no memory for a read of %llu bytes",
+                         (unsigned long long)total);
+    un->buf = p;
+    un->cap = (size_t)want;
+    return VLS_OK;
+}
+
+/* Places the chunks in un->buf (a run of consecutive chunks of one file back to back) and
+ * decodes them on the pool. *end receives the first byte after the last chunk. */
+static int decode_planned_chunks(ld_reader *rd, ld_unit *un, uint64_t *end)
+{
+    vls_loader *ld = rd->ld;
     uint64_t off = 0;
     for (uint64_t t = 0; t < rd->ntasks; t++) {
         ld_task *tk = &rd->tasks[t];
@@ -594,13 +600,21 @@ static int read_unit(ld_reader *rd, ld_unit *un)
         tk->dst = un->buf + off;
         off += cs[tk->chunk + 1] - cs[tk->chunk];
     }
+    *end = off;
     pool_run(ld->pool, (size_t)rd->ntasks, run_task, rd);
     for (uint64_t t = 0; t < rd->ntasks; t++)
         if (rd->tasks[t].rc != VLS_OK)
             return unit_fail(un, rd->tasks[t].rc, "file %u, chunk %llu: %s", rd->tasks[t].file,
                              (unsigned long long)rd->tasks[t].chunk, rd->tasks[t].msg);
+    return VLS_OK;
+}
 
-    /* each record's bytes: found through the task that decoded its first chunk */
+/* Points rd->rbufs[i] at record order[i]'s bytes: inside the task that decoded its first
+ * chunk, or (open-chunk records) at room after the chunks, from off on, with its key. */
+static void locate_records(ld_reader *rd, ld_unit *un, const uint64_t *order, uint64_t count,
+                           uint64_t off)
+{
+    const vls_loader *ld = rd->ld;
     uint64_t t = 0;
     for (uint64_t i = 0; i < count; i++) {
         const ld_rec *r = &ld->rec[order[i]];
@@ -616,8 +630,14 @@ static int read_unit(ld_reader *rd, ld_unit *un)
             t++; /* tasks and records are both in storage order */
         rd->rbufs[i] = rd->tasks[t].dst + r->coff;
     }
-    /* open-chunk records (a writer's own store handle), file by file */
-    for (uint64_t i = 0; npending && i < count;) {
+}
+
+/* Reads the records still in a writer's open chunk (its own store handle), file by file. */
+static int read_open_chunk_records(ld_reader *rd, ld_unit *un, const uint64_t *order,
+                                   uint64_t count)
+{
+    const vls_loader *ld = rd->ld;
+    for (uint64_t i = 0; i < count;) {
         const ld_rec *r = &ld->rec[order[i]];
         if (r->chunk != UINT64_MAX) {
             i++;
@@ -652,7 +672,15 @@ static int read_unit(ld_reader *rd, ld_unit *un)
         }
         i = j;
     }
-    /* serving order: find each served record's place by binary search in order[] */
+    return VLS_OK;
+}
+
+/* Lays un->recs out in serving order seq[], finding each record's place by binary search in
+ * order[] (storage order). */
+static void lay_out_serving_order(ld_reader *rd, ld_unit *un, const uint64_t *seq,
+                                  const uint64_t *order, uint64_t count)
+{
+    const vls_loader *ld = rd->ld;
     for (uint64_t p = 0; p < count; p++) {
         uint64_t want = seq[p], lo = 0, hi = count;
         while (hi - lo > 1) {
@@ -676,6 +704,36 @@ static int read_unit(ld_reader *rd, ld_unit *un)
     if (last > ld->serve_n)
         last = ld->serve_n;
     un->last_batch = (last - 1) / ld->o.batch_size;
+}
+
+/* Reads unit un->u. Every chunk the unit's records touch is decoded whole, straight into the
+ * unit buffer (runs of consecutive chunks back to back, so a record that crosses chunks is
+ * contiguous), the chunks of a read on the decode threads. A record then sits at its own
+ * offset in its chunk and keeps the alignment it was written with. Records still in a
+ * writer's open chunk are read with vls_get_many_into. Then un->recs is laid out in serving
+ * order. */
+static int read_unit(ld_reader *rd, ld_unit *un)
+{
+    vls_loader *ld = rd->ld;
+    uint64_t first = ld->unit_start[un->u], count = ld->unit_start[un->u + 1] - first;
+    const uint64_t *seq = ld->seq + first;
+    uint64_t total, chunks_end;
+    int rc;
+    un->rc = 0;
+    un->msg[0] = 0;
+    if ((rc = reserve_unit_records(rd, un, count)) != VLS_OK)
+        return rc;
+    uint64_t *order = rd->order; /* record numbers in storage order (file, then position) */
+    memcpy(order, seq, count * sizeof *order);
+    qsort(order, count, sizeof *order, cmp_u64);
+    if ((rc = plan_chunk_reads(rd, un, order, count, &total)) != VLS_OK ||
+        (rc = reserve_unit_buffer(un, total)) != VLS_OK ||
+        (rc = decode_planned_chunks(rd, un, &chunks_end)) != VLS_OK)
+        return rc;
+    locate_records(rd, un, order, count, chunks_end);
+    if ((rc = read_open_chunk_records(rd, un, order, count)) != VLS_OK)
+        return rc;
+    lay_out_serving_order(rd, un, seq, order, count);
     return VLS_OK;
 }
 
