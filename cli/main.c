@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"rm", cmd_rm, "delete a record"},
     {"info", cmd_info, "records, sizes, ratio, chunks and settings (--json)"},
     {"meta", cmd_meta, "show or set the store's metadata (units, level of theory, ...)"},
+    {"stats", cmd_stats, "dataset statistics of frame records: elements, energies, E0s"},
     {"verify", cmd_verify, "check every checksum, chunk and record"},
     {"compact", cmd_compact, "rewrite the store without dead space"},
     {"recover", cmd_recover, "salvage the intact records of a damaged store into a new one"},
