@@ -58,7 +58,7 @@ def cmake_sanitize_flags(build_dir):
 
 
 def library_setup():
-    """(sources, extra_objects, compile_args, link_args, macros, have_loader, where)."""
+    """(sources, extra_objects, compile_args, link_args, macros, where)."""
     build_dir = os.environ.get("VLSTORE_BUILD_DIR") or None
     if os.environ.get("VLSTORE_FROM_SOURCES") == "1":
         build_dir = None
@@ -70,31 +70,28 @@ def library_setup():
         if not os.path.exists(lib):
             raise SystemExit(f"vlstore: {lib} does not exist; build the C library first "
                              f"(cmake -S {ROOT} -B {build_dir} && cmake --build {build_dir})")
-        with open(lib, "rb") as f:
-            have_loader = b"vls_loader_open_stores" in f.read()
         san = cmake_sanitize_flags(build_dir)
-        return [], [lib], san, san, [], have_loader, lib
+        return [], [lib], san, san, [], lib
     srcs = sorted(glob(os.path.join(ROOT, "src", "*", "*.c")))
     if not srcs:
         raise SystemExit("vlstore: no libvlstore.a and no ../src/*/*.c; set VLSTORE_BUILD_DIR")
-    have_loader = any(os.path.basename(s) == "loader.c" for s in srcs)
     args = ["-std=c11", "-fvisibility=hidden", f"-I{os.path.join(ROOT, 'src')}"]
-    return srcs, [], args, [], [("_GNU_SOURCE", None)], have_loader, "sources in ../src/*/"
+    return srcs, [], args, [], [("_GNU_SOURCE", None)], "sources in ../src/*/"
 
 
-sources, objects, cargs, largs, macros, have_loader, where = library_setup()
-if have_loader:
-    macros.append(("VLSTORE_HAVE_LOADER", "1"))
+sources, objects, cargs, largs, macros, where = library_setup()
 cflags = pkg_config("--cflags", "blosc", "libxxhash")
 libs = pkg_config("--libs", "blosc", "libxxhash")
-print(f"vlstore: C library from {where}; loader {'included' if have_loader else 'absent'}",
-      file=sys.stderr)
+print(f"vlstore: C library from {where}", file=sys.stderr)
+
+# The extension's own files (python/src/core.h says what each holds).
+EXTENSION_SOURCES = ["module.c", "store.c", "frame.c", "loader.c"]
 
 core = Extension(
     "vlstore._core",
-    sources=[os.path.join("src", "_core.c")] + sources,
-    # relink when the library or a public header changes (setuptools ignores extra_objects)
-    depends=objects + sorted(glob(os.path.join(INCLUDE, "*.h"))),
+    sources=[os.path.join("src", f) for f in EXTENSION_SOURCES] + sources,
+    # relink when the library or a header changes (setuptools ignores extra_objects)
+    depends=objects + sorted(glob(os.path.join(INCLUDE, "*.h"))) + [os.path.join("src", "core.h")],
     include_dirs=[INCLUDE],
     define_macros=macros,
     extra_objects=objects,

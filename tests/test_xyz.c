@@ -493,7 +493,8 @@ static void test_real_files(void) {
     /* ASE's extended-XYZ test file (python3-ase): optional. Lattice with commas, extra
      * molid:I:1 and type:S:1 columns to skip. */
     if (access(ASE_EXT_XYZ, R_OK) != 0) {
-        printf("test_xyz: %s not installed (python3-ase): ASE checks skipped\n", ASE_EXT_XYZ);
+        test_skip("test_xyz: %s not installed: ASE checks (apt-get install python3-ase)",
+                  ASE_EXT_XYZ);
         return;
     }
     CHECK(vls_xyz_open(ASE_EXT_XYZ, &p) == VLS_OK);
@@ -515,13 +516,17 @@ static void test_real_files(void) {
         }
         snprintf(path, sizeof path, "%s/anim.xyz", XCRYSDEN_DIR);
         compare_with_ase(path);
+    } else {
+        test_skip("test_xyz: ASE not importable by /usr/bin/python3: comparison of the real "
+                  "files (apt-get install python3-ase)");
     }
 }
 
 /* Our extended-XYZ files, read by ASE too (when installed). */
 static void test_against_ase(void) {
     if (!ase_available()) {
-        printf("test_xyz: ASE not importable by /usr/bin/python3: ASE comparison skipped\n");
+        test_skip("test_xyz: ASE not importable by /usr/bin/python3: ASE comparison "
+                  "(apt-get install python3-ase)");
         return;
     }
     char path[PATH_MAX + 128];

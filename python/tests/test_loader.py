@@ -2,14 +2,11 @@
 import numpy as np
 import pytest
 
-from vlstore import _core
 from vlstore.loader import BlockShuffleBatch
 from vlstore.serialize import BackedAtomicData, BackedAtomicDataCodec
 from vlstore.store import Depot, SChunkStore
 
 from conftest import make_frame
-
-pytestmark = pytest.mark.skipif(not _core.HAVE_LOADER, reason="built without the C loader")
 
 N = 600
 

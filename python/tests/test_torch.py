@@ -8,13 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from vlstore import _core
 
 torch = pytest.importorskip(
     "torch", reason="PyTorch is not installed (Debian: apt-get install python3-torch); "
     "the FrameDataset tests are skipped")
-if not _core.HAVE_LOADER:
-    pytest.skip("built without the C loader", allow_module_level=True)
 
 from torch.utils.data import DataLoader  # noqa: E402
 

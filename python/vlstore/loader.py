@@ -129,9 +129,6 @@ class BlockShuffleBatch:
     def _open(self) -> Any:
         if self._ld is not None and not self._ld.closed:
             return self._ld
-        if not _core.HAVE_LOADER:
-            raise NotImplementedError("this build of vlstore._core has no loader "
-                                      "(libvlstore was built without src/loader/loader.c)")
         sources: Sequence[Any]
         if self._stores:
             sources = [s.handle for s in self._stores]

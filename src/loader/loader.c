@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "collate.h"
 #include "common/pool.h"
 #include "vlstore_loader.h"
 
@@ -123,6 +124,8 @@ struct vls_loader {
     ld_unit *free_list;
     int prefetch_rc;      /* a prefetch thread could not even allocate a unit */
     uint64_t bytes_read, reads_done, wait_ns;
+
+    ld_batches *collated; /* vls_loader_next_frames' memory sets (collate.c); NULL until used */
 };
 
 static _Thread_local char open_msg[512];
@@ -1049,6 +1052,7 @@ void vls_loader_close(vls_loader *ld)
     free(ld->unit_start);
     free(ld->group_perm);
     free(ld->ring);
+    ld_batches_free(ld->collated);
     free(ld);
 }
 
@@ -1213,4 +1217,27 @@ int vls_loader_info_get(vls_loader *ld, vls_loader_info *info)
 const char *vls_loader_errmsg(const vls_loader *ld)
 {
     return ld ? ld->msg : "";
+}
+
+/*-*************************************
+ *  Collated frame batches (the collation itself is in collate.c)
+ ***************************************/
+
+int vls_loader_next_frames(vls_loader *ld, const vls_frame_batch **batch)
+{
+    if (!ld || !batch)
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next_frames: NULL argument") : VLS_E_INVAL;
+    *batch = NULL;
+    const vls_record *recs;
+    size_t n;
+    int rc = vls_loader_next(ld, &recs, &n);
+    if (rc <= 0)
+        return rc;
+    char msg[sizeof ld->msg];
+    rc = ld_batches_collate(&ld->collated, ld->o.n_buffers, recs, n, batch, msg, sizeof msg);
+    if (rc != VLS_OK)
+        return fail(ld, rc, "batch %llu of epoch %llu: %s",
+                    (unsigned long long)(ld->next_batch - 1), (unsigned long long)ld->epoch,
+                    msg);
+    return 1;
 }
