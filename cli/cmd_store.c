@@ -39,36 +39,57 @@ static int slurp(FILE *f, unsigned char **out, size_t *len)
 
 int cmd_put(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore put STORE KEY [FILE]\n"
+    static const char use[] = "usage: vlstore put STORE KEY [FILE] [--key-format F]\n"
                               "Stores FILE's bytes (stdin when FILE is '-' or absent) under KEY,\n"
-                              "replacing any record under KEY. Creates STORE when missing.\n";
+                              "replacing any record under KEY. Creates STORE when missing.\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    if (argc < 3 || argc > 4)
+    char *pos[3];
+    int npos = 0, kf = KEYFMT_TEXT, r;
+    for (int i = 1; i < argc; i++) {
+        if ((r = cli_key_format_arg("put", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (npos < 3) {
+            pos[npos++] = argv[i];
+        } else {
+            return cli_usage(use);
+        }
+    }
+    if (npos < 2)
         return cli_usage(use);
-    const char *file = argc == 4 ? argv[3] : "-";
+    unsigned char *key;
+    size_t klen;
+    if ((r = cli_key_parse("put", kf, pos[1], &key, &klen)) != EXIT_OK)
+        return r;
+    const char *file = npos == 3 ? pos[2] : "-";
     FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
     if (!f) {
         fprintf(stderr, "vlstore put: cannot open %s: %s\n", file, strerror(errno));
+        free(key);
         return EXIT_FAIL;
     }
     unsigned char *data;
     size_t len;
-    int r = slurp(f, &data, &len);
+    r = slurp(f, &data, &len);
     if (f != stdin)
         fclose(f);
     if (r != 0) {
         fprintf(stderr, "vlstore put: cannot read %s\n", file);
+        free(key);
         return EXIT_FAIL;
     }
     vls_store *s;
-    int rc = vls_open(argv[1], VLS_CREATE, NULL, &s);
+    int rc = vls_open(pos[0], VLS_CREATE, NULL, &s);
     if (rc != VLS_OK) {
         free(data);
+        free(key);
         return cli_fail("put", NULL, rc);
     }
-    rc = vls_put_str(s, argv[2], data, len, 0);
+    rc = vls_put(s, key, klen, data, len, 0);
     free(data);
+    free(key);
     if (rc == VLS_OK)
         rc = vls_commit(s);
     if (rc != VLS_OK) {
