@@ -20,6 +20,9 @@ typedef struct {
 /* Prints "vlstore CMD: <message>" with the store's detail and returns EXIT_FAIL. */
 int cli_fail(const char *cmd, vls_store *s, int rc);
 int cli_usage(const char *usage);
+/* Removes every argv entry equal to flag (argc shrinks); returns how many there were. For
+ * flags such as --quiet that may stand anywhere. */
+int cli_take_flag(int *argc, char **argv, const char *flag);
 /* True if argv[i] is -h/--help. */
 int cli_wants_help(int argc, char **argv);
 /* Opens an existing store read-only, or fails with a message. */

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "progress.h"
 
 /* Reads a whole stream into memory. */
 static int slurp(FILE *f, unsigned char **out, size_t *len)
@@ -289,18 +290,28 @@ static void print_problem(void *ctx, const char *what)
 
 int cmd_verify(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore verify STORE\n"
-                              "Reads and checks every chunk, index entry and record. Exit 0 when\n"
-                              "sound, 1 listing each problem.\n";
+    static const char use[] = "usage: vlstore verify STORE [--quiet]\n"
+                              "Reads and checks every chunk, index entry and record, in memory\n"
+                              "that does not grow with the store. Exit 0 when sound, 1 listing\n"
+                              "each problem once (a damaged chunk names the keys of the records\n"
+                              "it holds).\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
     if (argc != 2)
         return cli_usage(use);
     vls_store *s;
-    if (cli_open("verify", argv[1], VLS_RDONLY, &s) != EXIT_OK)
-        return EXIT_FAIL;
+    vls_options o;
+    vls_options_init(&o);
+    o.cache_bytes = 0; /* every chunk is read once: a cache would only hold memory */
+    int rc = vls_open(argv[1], VLS_RDONLY, &o, &s);
+    if (rc != VLS_OK)
+        return cli_fail("verify", NULL, rc);
     uint64_t problems = 0;
-    int rc = vls_verify(s, print_problem, NULL, &problems);
+    progress_library(1);
+    rc = vls_verify(s, print_problem, NULL, &problems);
+    progress_library(0);
+    progress_end();
     vls_stat st;
     vls_stat_get(s, &st);
     vls_close(s);
@@ -316,16 +327,20 @@ int cmd_verify(int argc, char **argv)
 
 int cmd_compact(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore compact STORE [OUT]\n"
+    static const char use[] = "usage: vlstore compact STORE [OUT] [--quiet]\n"
                               "Rewrites STORE without dead space into OUT, or in place (a new file\n"
                               "renamed over the old one once it is complete and synced).\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
     if (argc < 2 || argc > 3)
         return cli_usage(use);
     struct stat before, after;
     stat(argv[1], &before);
+    progress_library(1);
     int rc = vls_compact_file(argv[1], argc == 3 ? argv[2] : NULL);
+    progress_library(0);
+    progress_end();
     if (rc != VLS_OK)
         return cli_fail("compact", NULL, rc);
     if (stat(argc == 3 ? argv[2] : argv[1], &after) == 0)

@@ -47,6 +47,20 @@ int cli_usage(const char *text)
     return EXIT_USAGE;
 }
 
+int cli_take_flag(int *argc, char **argv, const char *flag)
+{
+    int found = 0, j = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], flag))
+            found++;
+        else
+            argv[j++] = argv[i];
+    }
+    *argc = j;
+    argv[j] = NULL;
+    return found;
+}
+
 int cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)

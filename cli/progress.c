@@ -8,7 +8,7 @@
 #include "progress.h"
 
 static struct {
-    int quiet, active, forced;
+    int quiet, active, forced, started;
     uint64_t total, done;
     const char *what;
     double t0, last;
@@ -74,6 +74,7 @@ void progress_start(uint64_t total, const char *what)
     pg.what = what ? what : "items";
     pg.t0 = pg.last = cli_now();
     pg.width = 0;
+    pg.started = 1;
 }
 
 void progress_update(uint64_t done)
@@ -85,8 +86,24 @@ void progress_update(uint64_t done)
         draw(0);
 }
 
+static void follow(void *ctx, const char *what, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    if (!pg.started || strcmp(what, pg.what) != 0) { /* a new phase: a new line */
+        progress_end();
+        progress_start(total, what);
+    }
+    progress_update(done);
+}
+
+void progress_library(int on)
+{
+    vls_progress_set(on ? follow : NULL, NULL);
+}
+
 void progress_end(void)
 {
+    pg.started = 0;
     if (!pg.active)
         return;
     if (pg.forced) {

@@ -17,6 +17,11 @@ void progress_start(uint64_t total, const char *what);
 void progress_update(uint64_t done);
 void progress_end(void);
 
+/* Shows the progress the library reports (vls_progress_set) for vls_verify, vls_compact*
+ * and vls_recover on this line, one phase after another; progress_library(0) stops it.
+ * Call progress_end() after the library call. */
+void progress_library(int on);
+
 /* For tests: VLSTORE_PROGRESS=1 in the environment draws even when stderr is not a terminal
  * (each redraw then ends with a newline, so a test can count and read the lines). */
 

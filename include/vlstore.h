@@ -414,6 +414,15 @@ VLS_API uint64_t vls_meta_count(vls_store *store);
 VLS_API int vls_meta_next(vls_store *store, uint64_t *pos, const char **key, const void **val,
                           size_t *len);
 
+/*! vls_progress_set() :
+ *  Long whole-store operations called later on this thread (vls_verify, vls_compact,
+ *  vls_compact_file, vls_recover) call fn(ctx, what, done, total) as they go: `what` names
+ *  the unit ("chunks", "records", "bytes"), done counts up to total, and a new `what`
+ *  starts a new phase. Calls come from the calling thread, at most once per chunk or record.
+ *  fn NULL turns it off. The setting is the calling thread's own. */
+typedef void (*vls_progress_fn)(void *ctx, const char *what, uint64_t done, uint64_t total);
+VLS_API void vls_progress_set(vls_progress_fn fn, void *ctx);
+
 /*-*************************************
  *  Hashes (libxxhash)
  ***************************************/

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "store.h"
 
 static int copy_records(vls_store *src, vls_store *dst)
@@ -18,11 +19,13 @@ static int copy_records(vls_store *src, vls_store *dst)
     if (!buf)
         return vls_seterr(src, VLS_E_NOMEM, "no memory to compact");
     int rc = VLS_OK;
+    uint64_t copied = 0;
     for (uint64_t i = 0; rc == VLS_OK && i < src->ix.n; i++) {
         const idx_entry *e = &src->ix.e[i];
         if (!e->live)
             continue;
         const unsigned char *key = idx_key(&src->ix, e);
+        store_progress("records", ++copied, src->ix.live);
         XXH3_state_t *h = XXH3_createState();
         if (!h) {
             rc = VLS_E_NOMEM;
