@@ -327,23 +327,47 @@ int cmd_verify(int argc, char **argv)
 
 int cmd_compact(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore compact STORE [OUT] [--quiet]\n"
-                              "Rewrites STORE without dead space into OUT, or in place (a new file\n"
-                              "renamed over the old one once it is complete and synced).\n";
+    static const char use[] =
+        "usage: vlstore compact STORE [OUT] [--shuffle SEED] [--quiet]\n"
+        "Rewrites STORE without dead space into OUT, or in place (a new file renamed over the\n"
+        "old one once it is complete and synced).\n"
+        "  --shuffle SEED   write the records in a random order drawn from SEED, so that the\n"
+        "                   loader's block shuffle mixes a dataset written in time order\n"
+        "                   (docs/LOADER.md, \"Shuffle on write\")\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
     progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
-    if (argc < 2 || argc > 3)
+    const char *pos[2];
+    int npos = 0, shuffle = 0;
+    unsigned long long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--shuffle")) {
+            char *end;
+            if (i + 1 >= argc || !*argv[i + 1] || *argv[i + 1] == '-' ||
+                (errno = 0, seed = strtoull(argv[i + 1], &end, 10), *end || errno)) {
+                fprintf(stderr, "vlstore compact: --shuffle needs a seed, a whole number\n");
+                return cli_usage(use);
+            }
+            shuffle = 1;
+            i++;
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            return cli_usage(use);
+        }
+    }
+    if (npos < 1)
         return cli_usage(use);
+    const char *out = npos == 2 ? pos[1] : NULL;
     struct stat before, after;
-    stat(argv[1], &before);
+    stat(pos[0], &before);
     progress_library(1);
-    int rc = vls_compact_file(argv[1], argc == 3 ? argv[2] : NULL);
+    int rc = shuffle ? vls_compact_file_shuffled(pos[0], out, seed) : vls_compact_file(pos[0], out);
     progress_library(0);
     progress_end();
     if (rc != VLS_OK)
         return cli_fail("compact", NULL, rc);
-    if (stat(argc == 3 ? argv[2] : argv[1], &after) == 0)
+    if (stat(out ? out : pos[0], &after) == 0)
         printf("compacted: %lld -> %lld bytes\n", (long long)before.st_size,
                (long long)after.st_size);
     return EXIT_OK;

@@ -89,13 +89,8 @@ int cli_key_parse(const char *cmd, int fmt, const char *arg, unsigned char **key
                 }
                 k[i] = (unsigned char)(hi << 4 | lo);
             }
-    } else {
-        if (n == 0) {
-            fprintf(stderr, "vlstore %s: a key cannot be empty\n", cmd);
-            return EXIT_USAGE;
-        }
-        if ((k = malloc(n)))
-            memcpy(k, arg, n);
+    } else if ((k = malloc(n ? n : 1))) { /* an empty key is the library's to refuse */
+        memcpy(k, arg, n);
     }
     if (!k) {
         fprintf(stderr, "vlstore %s: out of memory\n", cmd);

@@ -339,6 +339,14 @@ VLS_API int vls_compact(vls_store *store, const char *out_path);
  *  new store, never a mix. Takes the writer lock for the duration. */
 VLS_API int vls_compact_file(const char *path, const char *out_path);
 
+/*! vls_compact_shuffled() / vls_compact_file_shuffled() :
+ *  vls_compact() and vls_compact_file() writing the records in a random order drawn from
+ *  `seed` (the same seed gives the same order) instead of storage order: a block-shuffled
+ *  epoch then mixes the whole dataset even when it was written in time order (docs/LOADER.md,
+ *  "Shuffle on write"). Costs 8 bytes of memory per record and random reads of the source. */
+VLS_API int vls_compact_shuffled(vls_store *store, const char *out_path, uint64_t seed);
+VLS_API int vls_compact_file_shuffled(const char *path, const char *out_path, uint64_t seed);
+
 /*! vls_recover() :
  *  Salvages every intact record of a damaged file into a new store at out_path (created;
  *  never overwritten: VLS_E_EXISTS if it exists). It trusts neither the header nor the
