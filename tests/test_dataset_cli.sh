@@ -186,6 +186,34 @@ else
     skip "gnuplot not installed (apt-get install gnuplot-nox): stats --plot untested"
 fi
 
+echo "== compact --shuffle"
+expect_exit 0 "$VLSTORE" meta s.vls units=eV
+expect_exit 0 "$VLSTORE" compact s.vls sh1.vls --shuffle 11
+expect_exit 0 "$VLSTORE" compact s.vls sh2.vls --shuffle 11
+expect_exit 0 "$VLSTORE" compact s.vls sh3.vls --shuffle 12
+"$VLSTORE" ls s.vls > order0
+for i in 1 2 3; do "$VLSTORE" ls sh$i.vls > order$i; done
+check "the same keys, each once" cmp -s <(sort order0) <(sort order1)
+check "a new order" test "$(cat order0)" != "$(cat order1)"
+check "the same seed, the same order" cmp -s order1 order2
+check "another seed, another order" test "$(cat order1)" != "$(cat order3)"
+expect_exit 0 "$VLSTORE" verify sh1.vls
+expect_exit 0 "$VLSTORE" meta sh1.vls units
+is "shuffled copy keeps the metadata" "$(cat "$TMP/out")" eV
+"$VLSTORE" get s.vls mix/17 > a.rec
+"$VLSTORE" get sh1.vls mix/17 > b.rec
+check "records unchanged" cmp -s a.rec b.rec
+cp s.vls inplace.vls
+expect_exit 0 "$VLSTORE" compact inplace.vls --shuffle 11
+check "in place, the same order as to a new file" cmp -s <("$VLSTORE" ls inplace.vls) order1
+expect_exit 2 "$VLSTORE" compact s.vls --shuffle
+expect_exit 2 "$VLSTORE" compact s.vls x.vls --shuffle -3
+# what it is for: batches of a block-shuffled epoch over a store written in time order draw
+# from few trajectories; after compact --shuffle, from as many as uniform batches do
+check_quiet "batch diversity after compact --shuffle" "$PY" "$SRC/scripts/shuffle_diversity.py" \
+    "$VLSTORE" --dir "$TMP/div" --trajs 8 --frames 300 --atoms 64 --chunk-size 64k \
+    --read-size 2 --window 50 --check
+
 echo "== progress"
 VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" stats s.vls
 err_has "progress: 91/91 records (100.0%)"
@@ -193,5 +221,17 @@ VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" stats s.vls --quiet
 check "--quiet: no progress" test ! -s "$TMP/err"
 expect_exit 0 "$VLSTORE" stats s.vls
 check "not a terminal: no progress" test ! -s "$TMP/err"
+VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" verify sh1.vls
+err_has "chunks (100.0%)"
+VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" compact sh1.vls sh4.vls
+err_has "progress: 91/91 records (100.0%)"
+rm -f rec.vls
+VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" recover sh1.vls rec.vls
+err_has "records (100.0%)"
+err_has "MB (100.0%)"
+expect_exit 0 "$VLSTORE" meta rec.vls units
+is "recover keeps the metadata" "$(cat "$TMP/out")" eV
+VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" export sh1.vls exported --quiet
+check "--quiet export: no progress" test ! -s "$TMP/err"
 
 finish
