@@ -234,7 +234,11 @@ int vls_verify(vls_store *s, void (*report)(void *ctx, const char *problem), voi
             atomic_store(&c->verified, 0); /* force the payload check */
             if (s->cache)
                 cache_clear(s->cache);
-            if ((crc = store_decode_chunk(s, ci, &item, &owned, &data)) != VLS_OK)
+            if ((crc = store_decode_chunk(s, ci, &item, &owned, &data)) == VLS_E_NOMEM) {
+                rc = VLS_E_NOMEM; /* not the chunk's fault: stop, and say so below */
+                break;
+            }
+            if (crc != VLS_OK)
                 snprintf(msg, sizeof msg, "%s", vls_errmsg(s));
         }
         uint64_t affected = 0;
