@@ -35,7 +35,7 @@ static int list(vls_store *s, int json)
     uint64_t pos = 0;
     const char *key;
     const void *val;
-    size_t len;
+    uint64_t len;
     if (json)
         putchar('{');
     for (int first = 1; vls_meta_next(s, &pos, &key, &val, &len) == 1; first = 0) {
@@ -92,11 +92,11 @@ int cmd_meta(int argc, char **argv)
     if (!changes && !get) {
         status = list(s, json);
     } else if (get) {
-        size_t len;
+        uint64_t len;
         rc = vls_meta_get(s, get, NULL, 0, &len);
-        unsigned char *v = rc == VLS_E_TOOSMALL || rc == VLS_OK ? malloc(len + 1) : NULL;
-        if (v && (rc = vls_meta_get(s, get, v, len, &len)) == VLS_OK)
-            print_value(v, len);
+        unsigned char *v = rc == VLS_E_TOOSMALL || rc == VLS_OK ? malloc((size_t)len + 1) : NULL;
+        if (v && (rc = vls_meta_get(s, get, v, (size_t)len, &len)) == VLS_OK)
+            print_value(v, (size_t)len);
         else if (rc == VLS_E_TOOSMALL)
             rc = VLS_E_NOMEM;
         free(v);
@@ -192,7 +192,7 @@ int cmd_create(int argc, char **argv)
         const char *val = argv[++i];
         int ok = 1;
         if (!strcmp(a, "--codec"))
-            ok = (o.codec = vls_codec_from_name(val)) >= 0;
+            ok = (o.codec = vls_compressor_from_name(val)) >= 0;
         else if (!strcmp(a, "--placement"))
             ok = (o.placement = vls_placement_from_name(val)) >= 0;
         else if (!strcmp(a, "--shuffle"))
@@ -242,14 +242,14 @@ int cmd_create(int argc, char **argv)
         unlink(path);
         return EXIT_FAIL;
     }
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     rc = vls_close(s);
     if (rc != VLS_OK)
         return cli_fail("create", NULL, rc);
     const vls_options *f = &st.options;
     printf("%s: chunk %u B, codec %s level %d, shuffle %d, typesize %d, block %u B, "
-           "placement %s\n", path, f->chunk_size, vls_codec_name(f->codec), f->level,
+           "placement %s\n", path, f->chunk_size, vls_compressor_name(f->codec), f->level,
            f->shuffle, f->typesize, f->block_size, vls_placement_name(f->placement));
     return EXIT_OK;
 }

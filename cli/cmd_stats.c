@@ -334,7 +334,7 @@ int cmd_stats(int argc, char **argv)
     size_t klen;
     progress_start(vls_count(s), "records");
     while (status == EXIT_OK && vls_iter_next(s, &pos, &key, &klen, &len) == 1) {
-        size_t got;
+        uint64_t got;
         if (len > cap) {
             void *nb = realloc(buf, (size_t)len);
             if (!nb) {
@@ -351,7 +351,7 @@ int cmd_stats(int argc, char **argv)
         }
         st.records++;
         vls_frame f;
-        if (vls_frame_view(buf, got, &f) != VLS_OK || f.ncodim < 1) {
+        if (vls_frame_view(buf, (size_t)got, &f) != VLS_OK || f.ncodim < 1) {
             st.not_frames++;
         } else if (add_frame(&st, &f) != 0) {
             status = EXIT_FAIL;

@@ -83,9 +83,11 @@ int cli_read_record(const char *cmd, const char *path, const void *key, size_t k
     vls_store *s;
     if (cli_open(cmd, path, VLS_RDONLY, &s) != EXIT_OK)
         return EXIT_FAIL;
-    int rc = vls_get_alloc(s, key, klen, data, len);
+    uint64_t n = 0;
+    int rc = vls_get_alloc(s, key, klen, data, &n);
     if (rc != VLS_OK)
         cli_fail(cmd, s, rc);
+    *len = (size_t)n; /* it is in memory: it fits a size_t */
     vls_close(s);
     return rc == VLS_OK ? EXIT_OK : EXIT_FAIL;
 }

@@ -86,16 +86,12 @@ typedef struct vls_record {
  *  and unchanged until vls_loader_close().
  *  Cost : one pass over each store's index (about 0.1 s per million records); no data read.
  *  @return : 0 and *out, or a negative VLS_E_… code (*out is then NULL and
- *  vls_loader_open_errmsg() says what failed: the bad option, or the store that did not
+ *  vls_loader_errmsg(NULL) says what failed: the bad option, or the store that did not
  *  open and why). */
 VLS_API int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options *opts,
                             vls_loader **out);
 VLS_API int vls_loader_open_stores(vls_store *const *stores, size_t n,
                                    const vls_loader_options *opts, vls_loader **out);
-
-/*! vls_loader_open_errmsg() : the detail of the calling thread's last failed
- *  vls_loader_open*() ("stores/b.vls: bad magic …"), or "" when there was none. */
-VLS_API const char *vls_loader_open_errmsg(void);
 
 /*! vls_loader_close() : stops the prefetch threads, frees everything; closes the stores the
  *  loader opened. Every view it served becomes invalid. NULL is a no-op. */
@@ -145,7 +141,12 @@ typedef struct vls_loader_info {
 
 VLS_API int vls_loader_info_get(vls_loader *ld, vls_loader_info *info);
 
-/*! vls_loader_errmsg() : detail of the last error on this loader ("" when none). */
+/*! vls_loader_errmsg() :
+ *  The detail of the last failure on this loader ("" when none); with ld == NULL, of the
+ *  calling thread's last failure without a handle, e.g. a failed vls_loader_open*()
+ *  ("stores/b.vls: bad magic …"; see vlstore.h, Conventions). Owned by the loader (it is used
+ *  by one thread at a time), unchanged until its next failure or vls_loader_close();
+ *  successful calls leave it alone. Never NULL. */
 VLS_API const char *vls_loader_errmsg(const vls_loader *ld);
 
 /*-*************************************
@@ -241,15 +242,14 @@ typedef struct vls_frame_batch {
  *  in *out (pointers into buf).
  *  Ownership : nothing retained; buf is the caller's.   Threads : safe (no shared state).
  *  Cost : one verification and one copy of each record's arrays.
- *  msg, if not NULL, receives a description of the first problem ("" on success), naming the
- *  record by its position and key.
+ *  A failure is described in the calling thread's handle-less message, vls_errmsg(NULL) (also
+ *  vls_loader_errmsg(NULL)), naming the record by its position and key.
  * @return : 0; VLS_E_TOOSMALL when cap is less than the bytes needed, which are stored in
  *  *needed (always set when needed is not NULL); VLS_E_CORRUPT or VLS_E_TRUNCATED (as
  *  vls_frame_verify) when a record is not a valid frame; VLS_E_INVAL for NULL arguments, an
  *  unaligned buf, or frames of different ncodim. */
 VLS_API int vls_frame_batch_collate(const vls_record *recs, size_t n, void *buf, size_t cap,
-                                    size_t *needed, vls_frame_batch *out, char *msg,
-                                    size_t msgcap);
+                                    size_t *needed, vls_frame_batch *out);
 
 /*! vls_loader_next_frames() :
  *  vls_loader_next() with the batch's records collated (vls_frame_batch_collate) into memory

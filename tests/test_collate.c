@@ -219,24 +219,23 @@ int main(void)
     vls_record recs[2] = {{r0, l0, "frame-5", 7, 0, 0, 0}, {r1, l1, "frame-6", 7, 0, 0, 1}};
     vls_frame_batch fb;
     size_t needed = 0;
-    char msg[300];
-    CHECK(vls_frame_batch_collate(recs, 2, NULL, 0, &needed, &fb, msg, sizeof msg) ==
+    CHECK(vls_frame_batch_collate(recs, 2, NULL, 0, &needed, &fb) ==
           VLS_E_TOOSMALL);
     CHECK(needed > 0 && needed == fb.nbytes);
     unsigned char *mem = aligned_alloc(64, (needed + 64 + 63) / 64 * 64);
-    CHECK(vls_frame_batch_collate(recs, 2, mem, needed, &needed, &fb, msg, sizeof msg) == VLS_OK);
+    CHECK(vls_frame_batch_collate(recs, 2, mem, needed, &needed, &fb) == VLS_OK);
     CHECK(fb.nframes == 2 && batch_matches(&fb, NULL) == 0);
-    CHECK(vls_frame_batch_collate(recs, 2, mem + 8, needed, NULL, &fb, msg, sizeof msg) ==
+    CHECK(vls_frame_batch_collate(recs, 2, mem + 8, needed, NULL, &fb) ==
           VLS_E_INVAL);
     recs[1].len = l1 / 2; /* cut off: not a frame */
-    CHECK(vls_frame_batch_collate(recs, 2, mem, needed, NULL, &fb, msg, sizeof msg) < 0);
-    CHECK(strstr(msg, "frame-6") != NULL && strstr(msg, "record 1") != NULL);
+    CHECK(vls_frame_batch_collate(recs, 2, mem, needed, NULL, &fb) < 0);
+    CHECK(strstr(vls_errmsg(NULL), "frame-6") != NULL && strstr(vls_errmsg(NULL), "record 1") != NULL);
     recs[1].data = r2; /* ncodim 2 after ncodim 3 */
     recs[1].len = l2;
-    CHECK(vls_frame_batch_collate(recs, 2, mem, needed, NULL, &fb, msg, sizeof msg) ==
+    CHECK(vls_frame_batch_collate(recs, 2, mem, needed, NULL, &fb) ==
           VLS_E_INVAL);
-    CHECK(strstr(msg, "ncodim") != NULL);
-    CHECK(vls_frame_batch_collate(recs, 0, mem, needed, NULL, &fb, msg, sizeof msg) == VLS_OK);
+    CHECK(strstr(vls_errmsg(NULL), "ncodim") != NULL);
+    CHECK(vls_frame_batch_collate(recs, 0, mem, needed, NULL, &fb) == VLS_OK);
     CHECK(fb.nframes == 0 && fb.natoms_total == 0 &&
           A(&fb, VLS_BATCH_PTR, int64_t)[0] == 0);
     free(mem);

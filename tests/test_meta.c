@@ -22,7 +22,7 @@
 static const char *meta(vls_store *s, const char *key)
 {
     static char buf[256];
-    size_t len;
+    uint64_t len;
     int rc = vls_meta_get(s, key, buf, sizeof buf - 1, &len);
     if (rc != VLS_OK)
         snprintf(buf, sizeof buf, "<%d>", rc);
@@ -69,7 +69,7 @@ static void test_basics(void)
     CHECK(!strcmp(meta(s, "units"), "eV/A"));
     CHECK(!strcmp(meta(s, "empty"), ""));
     /* errors */
-    size_t len = 0;
+    uint64_t len = 0;
     char small[2];
     CHECK_RC(s, vls_meta_get(s, "level_of_theory", small, sizeof small, &len), VLS_E_TOOSMALL);
     CHECK(len == 6);
@@ -266,7 +266,7 @@ static void test_old_file_has_none(void)
     uint64_t records = vls_count(s);
     CHECK(records > 0);
     CHECK(vls_meta_count(s) == 0);
-    size_t len;
+    uint64_t len;
     CHECK_RC(s, vls_meta_get(s, "units", NULL, 0, &len), VLS_E_NOTFOUND);
     vls_close(s);
     /* a new writer adds metadata to an old file */

@@ -77,3 +77,9 @@ int test_done(const char *name)
     }
     return test_skipped ? 77 : 0;
 }
+
+int test_has_key(vls_store *s, const char *key)
+{
+    int found = 0;
+    return vls_contains(s, key, strlen(key), &found) == VLS_OK ? found : -1;
+}

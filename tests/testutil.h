@@ -39,6 +39,8 @@ extern long test_passed, test_failed, test_skipped;
 /* A fresh path under the scratch directory ($VLS_TEST_TMP or /tmp), removed if present. */
 const char *test_path(const char *name);
 uint64_t test_rand(uint64_t *state);
+/* vls_contains() as a value: 1 present, 0 absent, -1 when the call failed (never "present"). */
+int test_has_key(vls_store *s, const char *key);
 void test_fill(void *buf, size_t len, uint64_t seed, int compressible);
 /* Counts a check that cannot run here (a package is missing), printing why: the test then
  * reports "Skipped" to ctest (exit 77), never a pass. */

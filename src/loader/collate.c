@@ -1,7 +1,7 @@
 /* collate.c — frame records to one set of contiguous batch arrays (vls_frame_batch_collate,
  * include/vlstore_loader.h "Frame batches"), and the loader's reused memory for them.
  *
- * Frames are read through the public frame API only (vls_frame_view_msg). Two passes: the
+ * Frames are read through the public frame API only (vls_frame_view). Two passes: the
  * first verifies every record and sums the sizes (so the layout is known before anything is
  * written, and a bad record leaves the caller's memory untouched), the second copies each
  * array once into its place. Records may sit at any address (back to back in a get_many
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "collate.h"
+#include "common/error.h"
 #include "vlstore_frame.h"
 
 #define BATCH_ALIGN 64
@@ -116,8 +117,10 @@ static uint8_t copy_or_nan(float *dst, const float *src, uint64_t count)
 
 #define ARR(b, i, type) ((type *)(b)->arrays[i].data)
 
-int vls_frame_batch_collate(const vls_record *recs, size_t n, void *buf, size_t cap,
-                            size_t *needed, vls_frame_batch *out, char *msg, size_t msgcap)
+/* vls_frame_batch_collate with the detail of a failure in msg[0..msgcap): the loader wraps it
+ * into its own message, the public function into the thread's handle-less one. */
+static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size_t *needed,
+                   vls_frame_batch *out, char *msg, size_t msgcap)
 {
     char fmsg[200], kt[200];
     char dummy[1];
@@ -143,8 +146,9 @@ int vls_frame_batch_collate(const vls_record *recs, size_t n, void *buf, size_t 
     uint32_t D = 0;
     vls_frame f;
     for (size_t i = 0; i < n; i++) {
-        int rc = vls_frame_view_msg(recs[i].data, (size_t)recs[i].len, &f, fmsg, sizeof fmsg);
+        int rc = vls_frame_view(recs[i].data, (size_t)recs[i].len, &f);
         if (rc != VLS_OK) {
+            snprintf(fmsg, sizeof fmsg, "%s", vls_errmsg(NULL));
             snprintf(msg, msgcap, "batch record %zu (key \"%s\") is not a valid frame: %s", i,
                      key_text(&recs[i], kt, sizeof kt), fmsg);
             return rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc;
@@ -234,6 +238,14 @@ struct ld_batches {
     batch_set set[];
 };
 
+int vls_frame_batch_collate(const vls_record *recs, size_t n, void *buf, size_t cap,
+                            size_t *needed, vls_frame_batch *out)
+{
+    char msg[512];
+    int rc = collate(recs, n, buf, cap, needed, out, msg, sizeof msg);
+    return rc == VLS_OK ? rc : vls_seterr(NULL, rc, "%s", msg);
+}
+
 int ld_batches_collate(ld_batches **sets, unsigned n_buffers, const vls_record *recs, size_t n,
                        const vls_frame_batch **out, char *msg, size_t msgcap)
 {
@@ -249,7 +261,7 @@ int ld_batches_collate(ld_batches **sets, unsigned n_buffers, const vls_record *
     }
     batch_set *s = &bs->set[bs->next];
     size_t needed = 0;
-    int rc = vls_frame_batch_collate(recs, n, s->buf, s->cap, &needed, &s->batch, msg, msgcap);
+    int rc = collate(recs, n, s->buf, s->cap, &needed, &s->batch, msg, msgcap);
     if (rc == VLS_E_TOOSMALL) {
         /* grow by half again, so a slowly growing batch size does not reallocate each time;
          * the contents need not survive, so free + allocate rather than realloc (which would
@@ -264,7 +276,7 @@ int ld_batches_collate(ld_batches **sets, unsigned n_buffers, const vls_record *
             return VLS_E_NOMEM;
         }
         s->cap = cap;
-        rc = vls_frame_batch_collate(recs, n, s->buf, s->cap, &needed, &s->batch, msg, msgcap);
+        rc = collate(recs, n, s->buf, s->cap, &needed, &s->batch, msg, msgcap);
     }
     if (rc != VLS_OK)
         return rc;

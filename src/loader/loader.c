@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "collate.h"
+#include "common/error.h"
 #include "common/pool.h"
 #include "vlstore_loader.h"
 
@@ -128,20 +129,16 @@ struct vls_loader {
     ld_batches *collated; /* vls_loader_next_frames' memory sets (collate.c); NULL until used */
 };
 
-static _Thread_local char open_msg[512];
-
-const char *vls_loader_open_errmsg(void)
-{
-    return open_msg;
-}
-
+/* A failure with no loader to hold it (a failed open) goes to the calling thread's
+ * handle-less message, vls_loader_errmsg(NULL) = vls_errmsg(NULL). */
 static int open_fail(int rc, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(open_msg, sizeof open_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return rc;
+    return vls_seterr(NULL, rc, "%s", msg);
 }
 
 static int fail(vls_loader *ld, int rc, const char *fmt, ...)
@@ -236,6 +233,14 @@ static int check_options(const vls_loader_options *o)
                          o->rank, o->world);
     if (o->threads < 1 || o->threads > 256)
         return open_fail(VLS_E_INVAL, "loader options: threads %d is not in 1..256", o->threads);
+    /* a nonzero reserved field is a setting this library does not know: refuse, not ignore */
+    if (o->reserved0 != 0)
+        return open_fail(VLS_E_INVAL, "loader options: reserved0 is %u, must be 0",
+                         o->reserved0);
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i] != 0)
+            return open_fail(VLS_E_INVAL, "loader options: reserved[%zu] is %llu, must be 0", i,
+                             (unsigned long long)o->reserved[i]);
     return VLS_OK;
 }
 
@@ -502,7 +507,7 @@ static void run_task(void *arg, size_t i)
     ld_task *t = &rd->tasks[i];
     vls_store *s = ld->stores[t->file];
     uint64_t want = ld->chunk_start[t->file][t->chunk + 1] - ld->chunk_start[t->file][t->chunk];
-    size_t got = 0;
+    uint64_t got = 0;
     t->rc = vls_read_chunk(s, t->chunk, t->dst, (size_t)want, &got);
     if (t->rc == VLS_OK && got != want)
         t->rc = VLS_E_CORRUPT;
@@ -856,7 +861,6 @@ static int start_at(vls_loader *ld, uint64_t epoch, uint64_t batch)
     stop_prefetch(ld);
     recycle_all(ld);
     ld->failed = 0;
-    ld->msg[0] = 0;
     int rc = plan_epoch(ld, epoch);
     if (rc != VLS_OK)
         return rc;
@@ -964,7 +968,6 @@ static vls_loader *loader_new(const vls_loader_options *opts, size_t n, int *rc)
 int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options *opts,
                     vls_loader **out)
 {
-    open_msg[0] = 0;
     if (!out)
         return open_fail(VLS_E_INVAL, "vls_loader_open: NULL out");
     *out = NULL;
@@ -993,7 +996,6 @@ int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options
 int vls_loader_open_stores(vls_store *const *stores, size_t n, const vls_loader_options *opts,
                            vls_loader **out)
 {
-    open_msg[0] = 0;
     if (!out)
         return open_fail(VLS_E_INVAL, "vls_loader_open_stores: NULL out");
     *out = NULL;
@@ -1112,7 +1114,8 @@ static ld_unit *get_unit(vls_loader *ld, uint64_t u)
 int vls_loader_next(vls_loader *ld, const vls_record **records, size_t *n)
 {
     if (!ld || !records || !n)
-        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next: NULL argument") : VLS_E_INVAL;
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next: NULL argument")
+                  : open_fail(VLS_E_INVAL, "vls_loader_next: NULL loader");
     *records = NULL;
     *n = 0;
     if (ld->failed)
@@ -1186,7 +1189,8 @@ int vls_loader_tell(const vls_loader *ld, vls_loader_position *pos)
 int vls_loader_seek(vls_loader *ld, const vls_loader_position *pos)
 {
     if (!ld || !pos)
-        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_seek: NULL position") : VLS_E_INVAL;
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_seek: NULL position")
+                  : open_fail(VLS_E_INVAL, "vls_loader_seek: NULL loader");
     if (pos->fingerprint != plan_fingerprint(ld))
         return fail(ld, VLS_E_INVAL, "the saved position belongs to another dataset or to "
                     "other loader settings (fingerprint %016llx, this loader %016llx)",
@@ -1216,7 +1220,7 @@ int vls_loader_info_get(vls_loader *ld, vls_loader_info *info)
 
 const char *vls_loader_errmsg(const vls_loader *ld)
 {
-    return ld ? ld->msg : "";
+    return ld ? ld->msg : vls_errmsg(NULL);
 }
 
 /*-*************************************
@@ -1226,7 +1230,8 @@ const char *vls_loader_errmsg(const vls_loader *ld)
 int vls_loader_next_frames(vls_loader *ld, const vls_frame_batch **batch)
 {
     if (!ld || !batch)
-        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next_frames: NULL argument") : VLS_E_INVAL;
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next_frames: NULL argument")
+                  : open_fail(VLS_E_INVAL, "vls_loader_next_frames: NULL loader");
     *batch = NULL;
     const vls_record *recs;
     size_t n;

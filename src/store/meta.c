@@ -293,7 +293,7 @@ static int check_key(vls_store *s, const char *key, size_t *klen, const char *fn
     return VLS_OK;
 }
 
-int vls_meta_get(vls_store *s, const char *key, void *buf, size_t cap, size_t *len)
+int vls_meta_get(vls_store *s, const char *key, void *buf, size_t cap, uint64_t *len)
 {
     size_t klen;
     int rc = check_key(s, key, &klen, "vls_meta_get");
@@ -382,7 +382,8 @@ uint64_t vls_meta_count(vls_store *s)
     return n;
 }
 
-int vls_meta_next(vls_store *s, uint64_t *pos, const char **key, const void **val, size_t *len)
+int vls_meta_next(vls_store *s, uint64_t *pos, const char **key, const void **val,
+                  uint64_t *len)
 {
     if (!s || !pos || !key || !val || !len)
         return vls_seterr(s, VLS_E_INVAL, "vls_meta_next: NULL argument");

@@ -41,7 +41,7 @@ static int check_options(const vls_options *o, char *msg, size_t cap)
         snprintf(msg, cap, "chunk size %u outside 4096 .. 1 GiB", o->chunk_size);
         return VLS_E_INVAL;
     }
-    if (vls_codec_name(o->codec)[0] == 'u' || o->level < 0 || o->level > 9 || o->shuffle < 0 ||
+    if (vls_compressor_name(o->codec)[0] == 'u' || o->level < 0 || o->level > 9 || o->shuffle < 0 ||
         o->shuffle > 2 || o->typesize < 1 || o->typesize > 255 || o->placement < 0 ||
         o->placement > 2 || o->threads < 0 || o->threads > 256) {
         snprintf(msg, cap, "option out of range (codec %d, level %d, shuffle %d, typesize %d, "
@@ -53,6 +53,18 @@ static int check_options(const vls_options *o, char *msg, size_t cap)
         snprintf(msg, cap, "write_behind is %d, not 0 or 1", o->write_behind);
         return VLS_E_INVAL;
     }
+    /* A nonzero reserved field is a setting from a newer vlstore.h that this library would
+     * silently ignore: refuse it instead. */
+    if (o->reserved32 != 0) {
+        snprintf(msg, cap, "options.reserved32 is %u, must be 0", o->reserved32);
+        return VLS_E_INVAL;
+    }
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i] != 0) {
+            snprintf(msg, cap, "options.reserved[%zu] is %llu, must be 0", i,
+                     (unsigned long long)o->reserved[i]);
+            return VLS_E_INVAL;
+        }
     return VLS_OK;
 }
 
@@ -71,6 +83,7 @@ void store_free(vls_store *s)
 {
     if (!s)
         return;
+    vls_errforget(s, VLS_OK); /* a later handle at this address starts without a message */
     compressor_free(s->compressor); /* first: it may be writing into zbuf */
     free(s->behind);
     store_spare_free_all(s);
@@ -252,6 +265,7 @@ int vls_close(vls_store *s)
     int rc = VLS_OK;
     if (s->writable && !s->failed)
         rc = vls_commit(s);
+    vls_errforget(s, rc); /* a failed final commit's detail moves to vls_errmsg(NULL) */
     store_free(s);
     return rc;
 }

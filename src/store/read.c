@@ -118,7 +118,7 @@ int vls_chunk_length(vls_store *s, uint64_t chunk, uint64_t *len)
     return rc;
 }
 
-int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, size_t *len)
+int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, uint64_t *len)
 {
     if (!s || !len || (!dst && cap))
         return vls_seterr(s, VLS_E_INVAL, "vls_read_chunk: NULL argument");
@@ -256,7 +256,7 @@ static int lookup(vls_store *s, const void *key, size_t klen, const idx_entry **
     return VLS_OK;
 }
 
-int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, size_t *len)
+int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, uint64_t *len)
 {
     if (!s || !len || (!buf && cap))
         return vls_seterr(s, VLS_E_INVAL, "vls_get: NULL argument");
@@ -264,7 +264,7 @@ int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, s
     pthread_rwlock_rdlock(&s->lock);
     int rc = lookup(s, key, klen, &e);
     if (rc == VLS_OK) {
-        *len = (size_t)e->len;
+        *len = e->len;
         if (e->len > cap) {
             rc = vls_seterr(s, VLS_E_TOOSMALL, "record needs %llu bytes, buffer has %zu",
                             (unsigned long long)e->len, cap);
@@ -279,19 +279,19 @@ int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, s
     return rc;
 }
 
-int vls_get_str(vls_store *s, const char *key, void *buf, size_t cap, size_t *len)
+int vls_get_str(vls_store *s, const char *key, void *buf, size_t cap, uint64_t *len)
 {
     return vls_get(s, key, key ? strlen(key) : 0, buf, cap, len);
 }
 
-int vls_get_u64(vls_store *s, uint64_t key, void *buf, size_t cap, size_t *len)
+int vls_get_u64(vls_store *s, uint64_t key, void *buf, size_t cap, uint64_t *len)
 {
     unsigned char k[8];
     vls_key_u64(key, k);
     return vls_get(s, k, 8, buf, cap, len);
 }
 
-int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, size_t *len)
+int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, uint64_t *len)
 {
     if (!s || !out || !len)
         return vls_seterr(s, VLS_E_INVAL, "vls_get_alloc: NULL argument");
@@ -311,7 +311,7 @@ int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, size_t
                 rc = store_check_record(s, e, buf);
             if (rc == VLS_OK) {
                 *out = buf;
-                *len = (size_t)e->len;
+                *len = e->len;
             } else {
                 free(buf);
             }
@@ -339,17 +339,19 @@ int vls_size(vls_store *s, const void *key, size_t klen, uint64_t *len)
     return rc;
 }
 
-int vls_contains(vls_store *s, const void *key, size_t klen)
+int vls_contains(vls_store *s, const void *key, size_t klen, int *found)
 {
-    if (!s)
-        return vls_seterr(s, VLS_E_INVAL, "vls_contains: store is NULL");
+    if (found)
+        *found = 0;
+    if (!s || !found)
+        return vls_seterr(s, VLS_E_INVAL, "vls_contains: NULL argument");
     int rc = store_check_key(s, key, klen);
     if (rc != VLS_OK)
         return rc;
     pthread_rwlock_rdlock(&s->lock);
-    rc = idx_find(&s->ix, key, klen) >= 0;
+    *found = idx_find(&s->ix, key, klen) >= 0;
     pthread_rwlock_unlock(&s->lock);
-    return rc;
+    return VLS_OK;
 }
 
 uint64_t vls_count(vls_store *s)
@@ -398,20 +400,35 @@ int vls_iter_next_chunk(vls_store *s, uint64_t *pos, const void **key, size_t *k
     return found;
 }
 
+/* The size of the first vls_stat layout (0.2). Fields appended later are filled only for callers
+ * whose struct_size covers them; a caller with a struct this small gets exactly this much. */
+#define VLS_STAT_SIZE_0_2 sizeof(vls_stat)
+
 int vls_stat_get(vls_store *s, vls_stat *st)
 {
     if (!s || !st)
         return vls_seterr(s, VLS_E_INVAL, "vls_stat_get: NULL argument");
-    memset(st, 0, sizeof *st);
+    uint32_t caller_size = st->struct_size;
+    if (caller_size < VLS_STAT_SIZE_0_2)
+        return vls_seterr(s, VLS_E_INVAL, "vls_stat.struct_size is %u, expected at least %zu "
+                          "(set it to sizeof(vls_stat) before the call)", caller_size,
+                          VLS_STAT_SIZE_0_2);
+    vls_stat full;
+    memset(&full, 0, sizeof full);
     pthread_rwlock_rdlock(&s->lock);
-    st->records = s->ix.live;
-    st->logical_bytes = s->ix.live_bytes;
-    st->dead_bytes = s->ix.logical_end + s->behind_len + s->pend_len - s->ix.live_bytes;
-    st->file_bytes = s->writable ? io_size(s->io) : s->committed_size;
-    st->chunks = s->ix.nc;
-    st->commits = s->seq;
-    st->options = s->opts;
-    st->format_version = s->hdr.version;
+    full.records = s->ix.live;
+    full.logical_bytes = s->ix.live_bytes;
+    full.dead_bytes = s->ix.logical_end + s->behind_len + s->pend_len - s->ix.live_bytes;
+    full.file_bytes = s->writable ? io_size(s->io) : s->committed_size;
+    full.chunks = s->ix.nc;
+    full.commits = s->seq;
+    full.options = s->opts;
+    full.format_version = s->hdr.version;
     pthread_rwlock_unlock(&s->lock);
+    /* An older caller's struct is a prefix of ours: copy that much. A newer caller's is
+     * longer: its fields beyond ours are not written (struct_size may even be garbage), and
+     * struct_size tells it how much this library filled. */
+    full.struct_size = (uint32_t)(caller_size < sizeof full ? caller_size : sizeof full);
+    memcpy(st, &full, full.struct_size);
     return VLS_OK;
 }
