@@ -186,6 +186,14 @@ else
     skip "gnuplot not installed (apt-get install gnuplot-nox): stats --plot untested"
 fi
 
+# a frame under an integer key, shown by number
+"$VLSTORE" get s.vls mix/3 > frame.bin
+"$VLSTORE" put ints.vls 3 frame.bin --key-format u64
+expect_exit 0 "$VLSTORE" show ints.vls 3 --key-format u64
+out_has "nsites    3"
+expect_exit 1 "$VLSTORE" show ints.vls 3
+err_has "not found"
+
 echo "== compact --shuffle"
 expect_exit 0 "$VLSTORE" meta s.vls units=eV
 expect_exit 0 "$VLSTORE" compact s.vls sh1.vls --shuffle 11
