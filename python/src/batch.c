@@ -96,14 +96,17 @@ int collate_into(BatchMemoryObject *m, const vls_record *recs, size_t n, vls_fra
                  char *msg, size_t msgcap)
 {
     size_t needed = 0;
-    int rc = vls_frame_batch_collate(recs, n, m->buf, m->cap, &needed, fb, msg, msgcap);
-    if (rc != VLS_E_TOOSMALL)
-        return rc;
-    if (batch_memory_reserve(m, needed) < 0) {
-        snprintf(msg, msgcap, "no memory for a batch of %zu bytes", needed);
-        return VLS_E_NOMEM;
+    int rc = vls_frame_batch_collate(recs, n, m->buf, m->cap, &needed, fb);
+    if (rc == VLS_E_TOOSMALL) {
+        if (batch_memory_reserve(m, needed) < 0) {
+            snprintf(msg, msgcap, "no memory for a batch of %zu bytes", needed);
+            return VLS_E_NOMEM;
+        }
+        rc = vls_frame_batch_collate(recs, n, m->buf, m->cap, &needed, fb);
     }
-    return vls_frame_batch_collate(recs, n, m->buf, m->cap, &needed, fb, msg, msgcap);
+    if (rc != 0) /* the library's handle-less message of this thread */
+        snprintf(msg, msgcap, "%s", vls_errmsg(NULL));
+    return rc;
 }
 
 /*-*************************************
