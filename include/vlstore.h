@@ -369,7 +369,11 @@ VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 
 /*! vls_verify() :
  *  Reads every chunk, the index and every record, checking each checksum and each record's
- *  hash. Each problem found is passed to `report` (may be NULL) as a sentence.
+ *  hash. Each problem found is passed to `report` (may be NULL) as a sentence, once: a
+ *  damaged chunk is one problem that names the keys of the records lying in it (the first
+ *  10, then a count), a record failing its hash in a sound chunk one problem naming its key.
+ *  Cost : one pass, each chunk read and decoded once; memory beyond the index: one decoded
+ *  chunk and 16 bytes per record, whatever the file's size.
  *  @return : 0 when sound, else the code of the first problem (VLS_E_CHECKSUM, ...).
  *  *problems (may be NULL) receives the number of problems found. */
 VLS_API int vls_verify(vls_store *store, void (*report)(void *ctx, const char *problem),
