@@ -302,6 +302,20 @@ static void test_compact_refresh_damage(void)
     vls_close(r);
     CHECK_OK(s, vls_close(s));
 
+    /* a reader follows an in-place compaction (the file replaced) to its metadata */
+    CHECK_OK(NULL, vls_open(p, VLS_RDONLY, NULL, &r));
+    CHECK_OK(NULL, vls_open(p, VLS_RDWR, NULL, &s));
+    CHECK_OK(s, vls_meta_set(s, "units", "Ry", 2));
+    CHECK_OK(s, vls_close(s));
+    CHECK_OK(NULL, vls_compact_file(p, NULL));
+    CHECK(!strcmp(meta(r, "units"), "Ha"));
+    CHECK_OK(r, vls_refresh(r));
+    CHECK(!strcmp(meta(r, "units"), "Ry"));
+    vls_close(r);
+    CHECK_OK(NULL, vls_open(p, VLS_RDWR, NULL, &s));
+    CHECK_OK(s, vls_meta_set(s, "units", "Ha", 2));
+    CHECK_OK(s, vls_close(s));
+
     CHECK_OK(NULL, vls_compact_file(p, out));
     CHECK_OK(NULL, vls_open(out, VLS_RDONLY, NULL, &s));
     CHECK(!strcmp(meta(s, "units"), "Ha"));

@@ -258,11 +258,9 @@ int meta_append(vls_store *s, uint64_t *meta_offset)
     uint64_t at = io_size(s->io);
     int rc = io_append(s->io, b.p, padded, &err);
     vbuf_free(&b);
-    if (rc != VLS_OK) {
-        s->failed = 1;
-        return vls_seterr(s, rc, "writing the metadata block at offset %llu: %s",
-                          (unsigned long long)at, strerror(err));
-    }
+    if (rc != VLS_OK) /* like any failed write: cut back to the last commit, refuse more */
+        return store_fail(s, vls_seterr(s, rc, "writing the metadata block at offset %llu: %s",
+                                        (unsigned long long)at, strerror(err)));
     *meta_offset = at;
     return VLS_OK;
 }

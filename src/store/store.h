@@ -6,6 +6,7 @@
 #define VLS_STORE_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include "xxh.h"
 
 #include "cache.h"
@@ -30,7 +31,11 @@ struct vls_store {
     vls_io *io;
     unsigned flags;
     int writable;
-    int failed;              /* a write or sync failed: no more writes */
+    int failed;              /* 0, or the code of the write or sync that failed: no more
+                                writes until vls_rollback; vls_close returns it */
+    pid_t pid;               /* the process that opened the handle (see store_check_fork) */
+    uint64_t generation;     /* changes when bytes a reader may hold offsets into go away
+                                (rollback, a refresh onto a replaced file): record readers */
     fmt_header hdr;
     vls_options opts;        /* effective settings */
     chunk_params cp;
@@ -88,7 +93,21 @@ void store_free(vls_store *s);
  * write also fails a writable handle (no more writes). Returns rc. (open.c) */
 int store_fail_io(vls_store *s, int rc, int err, const char *what, uint64_t off);
 
-/* VLS_E_READONLY / VLS_E_FAILED with a message when s may not be written (write.c). */
+/* A write, a sync or an in-memory index update failed (its message already set): the handle
+ * takes no more writes (s->failed keeps rc; vls_close returns it) and what was appended since
+ * the last commit is cut off, so the file is its last commit again (commit.c). Returns rc. */
+int store_fail(vls_store *s, int rc);
+/* Drops everything since the last commit: the chunk being compressed, the open chunk, the
+ * logged changes, the bytes appended to the file; the index is reloaded from the last commit.
+ * Caller holds the write lock (commit.c). */
+int store_drop_uncommitted(vls_store *s);
+/* VLS_E_FORKED with a message naming `what` when called in a process forked after the
+ * handle was opened (its writer lock, write-behind thread and thread pool stayed with the
+ * parent), else VLS_OK (open.c). */
+int store_check_fork(vls_store *s, const char *what);
+
+/* VLS_E_READONLY / VLS_E_FAILED / VLS_E_FORKED with a message when s may not be written
+ * (write.c). */
 int store_check_writable(vls_store *s);
 /* VLS_E_INVAL with a message unless key is 1 to VLS_MAX_KEY bytes (write.c). */
 int store_check_key(vls_store *s, const void *key, size_t klen);

@@ -166,12 +166,12 @@ static int feed_chunk(record_pass *p, uint64_t cs, uint64_t ce, const unsigned c
 }
 
 /* Records whose bytes are not (all) in committed chunks: a writer's unwritten open chunk, or
- * zero-length records at the very end. Read piece by piece like compaction does. */
+ * zero-length records at the very end. Read in 1 MiB pieces, whatever their length. */
 static int check_rest(record_pass *p, uint64_t entry)
 {
     vls_store *s = p->s;
     const idx_entry *e = &s->ix.e[entry];
-    size_t bufcap = s->hdr.chunk_size;
+    size_t bufcap = 1 << 20;
     unsigned char *buf = malloc(bufcap);
     XXH3_state_t *h = XXH3_createState();
     int rc = buf && h && XXH3_64bits_reset(h) == XXH_OK ? VLS_OK : VLS_E_NOMEM;
@@ -193,8 +193,48 @@ static int check_rest(record_pass *p, uint64_t entry)
     return rc == VLS_E_NOMEM ? rc : VLS_OK;
 }
 
+/* Bytes after the last valid commit: a crash (a kill mid-commit) leaves an uncommitted tail
+ * that is no damage — the store opens at its last commit with nothing lost — while a commit
+ * trailer there that fails its checksum means the newest commit itself was damaged. Returns
+ * VLS_OK for a torn tail (1 in *torn), VLS_E_CHECKSUM when a complete trailer-shaped record
+ * (magic at an 8-aligned offset) lies in it, or a read error. */
+static int classify_tail(vls_store *s, uint64_t from, uint64_t size, uint64_t *bad_at)
+{
+    enum { BLOCK = 1 << 20 };
+    unsigned char *buf = malloc(BLOCK + FMT_TRAILER_SIZE);
+    if (!buf)
+        return VLS_E_NOMEM;
+    uint64_t p = (from + 7) & ~(uint64_t)7;
+    int rc = VLS_OK;
+    while (rc == VLS_OK && p + FMT_TRAILER_SIZE <= size) {
+        uint64_t n = size - p < BLOCK + FMT_TRAILER_SIZE ? size - p : BLOCK + FMT_TRAILER_SIZE;
+        int err = 0;
+        if ((rc = io_read(s->io, p, buf, (size_t)n, &err)) != VLS_OK)
+            break;
+        uint64_t q;
+        for (q = 0; q + FMT_TRAILER_SIZE <= n; q += 8) {
+            fmt_trailer t;
+            if (memcmp(buf + q, FMT_TRAILER_MAGIC, 8) == 0 &&
+                fmt_trailer_decode(buf + q, s->hdr.file_id, p + q, &t) != VLS_OK) {
+                *bad_at = p + q;
+                rc = VLS_E_CHECKSUM;
+                break;
+            }
+        }
+        p += q;
+    }
+    free(buf);
+    return rc;
+}
+
 int vls_verify(vls_store *s, void (*report)(void *ctx, const char *problem), void *ctx,
                uint64_t *problems)
+{
+    return vls_verify_flags(s, 0, report, ctx, problems);
+}
+
+int vls_verify_flags(vls_store *s, unsigned flags, void (*report)(void *ctx, const char *problem),
+                     void *ctx, uint64_t *problems)
 {
     if (!s)
         return vls_seterr(NULL, VLS_E_INVAL, "vls_verify: store is NULL");
@@ -278,14 +318,34 @@ int vls_verify(vls_store *s, void (*report)(void *ctx, const char *problem), voi
         problem(&v, VLS_E_NOMEM, "no memory to verify");
     free(p.open);
     free(order);
-    /* 3. bytes after the last commit (a torn tail, or a damaged newest trailer) */
-    uint64_t size = io_size(s->io);
+    /* 3. bytes after the last commit: a torn tail from a crash (a note), or a damaged newest
+     * commit (a problem) */
+    uint64_t size = io_size(s->io), bad_at = 0;
     if (!s->writable && size > s->committed_size) {
-        snprintf(msg, sizeof msg, "%llu bytes after the last valid commit at offset %llu (a torn "
-                 "write from a crash, or a damaged newest commit)",
-                 (unsigned long long)(size - s->committed_size),
-                 (unsigned long long)s->committed_size);
-        problem(&v, VLS_E_CORRUPT, msg);
+        int trc = classify_tail(s, s->committed_size, size, &bad_at);
+        uint64_t tail = size - s->committed_size;
+        if (trc == VLS_E_CHECKSUM) {
+            snprintf(msg, sizeof msg, "commit trailer at offset %llu, after the last valid "
+                     "commit at offset %llu, fails its checksum: the newest commit is damaged "
+                     "(the store opens at the one before)", (unsigned long long)bad_at,
+                     (unsigned long long)s->committed_size);
+            problem(&v, VLS_E_CHECKSUM, msg);
+        } else if (trc != VLS_OK) {
+            snprintf(msg, sizeof msg, "reading the %llu bytes after the last commit failed: %s",
+                     (unsigned long long)tail, vls_strerror(trc));
+            problem(&v, trc, msg);
+        } else if (flags & VLS_VERIFY_STRICT) {
+            snprintf(msg, sizeof msg, "%llu uncommitted bytes after the last valid commit at "
+                     "offset %llu (a write interrupted by a crash; nothing committed is lost)",
+                     (unsigned long long)tail, (unsigned long long)s->committed_size);
+            problem(&v, VLS_E_CORRUPT, msg);
+        } else if (report) {
+            snprintf(msg, sizeof msg, "note: %llu uncommitted bytes after the last valid commit "
+                     "at offset %llu: a write interrupted by a crash; nothing committed is lost "
+                     "(not counted as a problem; --strict / VLS_VERIFY_STRICT counts it)",
+                     (unsigned long long)tail, (unsigned long long)s->committed_size);
+            report(ctx, msg);
+        }
     }
     pthread_rwlock_unlock(&s->lock);
     if (problems)
