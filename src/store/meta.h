@@ -27,7 +27,7 @@ typedef struct {
 
 void meta_doc_free(meta_doc *d);
 
-/* Payload <-> document. decode checks every rule of FORMAT.md (R-M1 .. R-M4) and returns 0 or
+/* Payload <-> document. decode checks the payload rules of FORMAT.md (RM4) and returns 0 or
  * VLS_E_CORRUPT / VLS_E_NOMEM with msg filled. encode returns 0 or VLS_E_NOMEM. */
 int meta_doc_decode(const unsigned char *p, size_t len, meta_doc *out, char *msg, size_t cap);
 int meta_doc_encode(const meta_doc *d, vbuf *out);
