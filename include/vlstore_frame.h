@@ -59,6 +59,7 @@ typedef enum vls_dtype {
  *  As encoder input: name points to name_len bytes (name_len >= 1); data points to `count`
  *  elements of `dtype`, except for VLS_DT_STR, where data is a `const char *const *` array of
  *  `count` NUL-terminated strings; data may be NULL when count == 0. strings_ must be NULL.
+ *  (A view can also be given to the encoder as it is: it re-encodes with its properties.)
  *  As output of vls_frame_prop() on a view: every pointer points into the viewed buffer
  *  (name is NUL-terminated); for VLS_DT_STR read the strings with vls_prop_string().
  *  Typed pointers are aligned for their type whenever the view's `aligned` is 1. */

@@ -154,62 +154,74 @@ static uint64_t align4(uint64_t x) { return (x + 3u) & ~(uint64_t)3u; }
 /* A vector of 8-byte elements starts at a position p with p + 4 (its first element) 8-aligned. */
 static uint64_t align_vec8(uint64_t p) { return (p + 4u) % 8u ? p + 4u : p; }
 
-/* Checks one list of encoder-input properties. @return VLS_OK, VLS_E_INVAL or VLS_E_TOOBIG. */
-static int check_props(const vls_prop *props, size_t n, int per_atom, int32_t nsites) {
-    if (n && !props) return VLS_E_INVAL;
+static int32_t shape_dim(const vls_prop *p, int d) { return ldi32((const uint8_t *)(p->shape + d)); }
+
+/* Checks one list of properties of an encoder input (given in f->props / f->atom_props, or
+ * those of a view, so that a viewed frame re-encodes as it is).
+ * @return VLS_OK, VLS_E_INVAL or VLS_E_TOOBIG. */
+static int check_props(const vls_frame *f, int per_atom) {
+    const size_t n = per_atom ? f->natom_props : f->nprops;
+    if (n && !(per_atom ? f->atom_props : f->props) && !f->prop_tables_[per_atom])
+        return VLS_E_INVAL;
     if (n > VLS_FRAME_MAX_SIZE / 16u) return VLS_E_TOOBIG;
     for (size_t i = 0; i < n; i++) {
-        const vls_prop *p = &props[i];
-        if (!p->name || p->name_len < 1 || p->dtype < VLS_DT_F32 || p->dtype > VLS_DT_STR ||
-            p->ndim < 0 || p->ndim > VLS_PROP_MAX_NDIM || (p->ndim && !p->shape) || p->strings_)
+        vls_prop p;
+        if (vls_frame_prop(f, per_atom, i, &p) != VLS_OK) return VLS_E_INVAL;
+        if (!p.name || p.name_len < 1 || p.dtype < VLS_DT_F32 || p.dtype > VLS_DT_STR ||
+            p.ndim < 0 || p.ndim > VLS_PROP_MAX_NDIM || (p.ndim && !p.shape))
             return VLS_E_INVAL;
-        if (p->name_len > VLS_FRAME_MAX_SIZE) return VLS_E_TOOBIG;
-        if (p->kind != VLS_PROP_PLAIN &&
-            (p->kind != VLS_PROP_JSON || p->dtype != VLS_DT_STR || p->ndim != 0))
+        if (p.name_len > VLS_FRAME_MAX_SIZE) return VLS_E_TOOBIG;
+        if (p.kind != VLS_PROP_PLAIN &&
+            (p.kind != VLS_PROP_JSON || p.dtype != VLS_DT_STR || p.ndim != 0))
             return VLS_E_INVAL;
         uint64_t product = 1;
-        for (int d = 0; d < p->ndim; d++) {
-            if (p->shape[d] < 0) return VLS_E_INVAL;
-            product *= (uint64_t)p->shape[d];
+        for (int d = 0; d < p.ndim; d++) {
+            if (shape_dim(&p, d) < 0) return VLS_E_INVAL;
+            product *= (uint64_t)shape_dim(&p, d);
             if (product > VLS_FRAME_MAX_SIZE) return VLS_E_TOOBIG;
         }
-        if (product != p->count) return VLS_E_INVAL;
-        if (per_atom && (p->ndim < 1 || p->shape[0] != nsites)) return VLS_E_INVAL;
-        if (p->count && !p->data) return VLS_E_INVAL;
-        if (p->dtype == VLS_DT_STR)
-            for (size_t k = 0; k < p->count; k++)
-                if (!((const char *const *)p->data)[k]) return VLS_E_INVAL;
-        for (size_t j = 0; j < i; j++)
-            if (props[j].name_len == p->name_len && !memcmp(props[j].name, p->name, p->name_len))
+        if (product != p.count) return VLS_E_INVAL;
+        if (per_atom && (p.ndim < 1 || shape_dim(&p, 0) != f->nsites)) return VLS_E_INVAL;
+        if (p.count && !p.data && !p.strings_) return VLS_E_INVAL;
+        if (p.dtype == VLS_DT_STR)
+            for (size_t k = 0; k < p.count; k++)
+                if (!vls_prop_string(&p, k, NULL)) return VLS_E_INVAL;
+        for (size_t j = 0; j < i; j++) {
+            vls_prop q;
+            if (vls_frame_prop(f, per_atom, j, &q) != VLS_OK) return VLS_E_INVAL;
+            if (q.name_len == p.name_len && !memcmp(q.name, p.name, p.name_len))
                 return VLS_E_INVAL;
+        }
     }
     return VLS_OK;
 }
 
-/* Lays out a vector of FBProperty tables starting at the 4-aligned position `pos`, and writes
- * it when b is not NULL (into memory already zeroed). One function does both so that the
- * measured size and the written bytes cannot disagree.
+/* Lays out one list of FBProperty tables of `f` starting at the 4-aligned position `pos`,
+ * and writes it when b is not NULL (into memory already zeroed). One function does both so
+ * that the measured size and the written bytes cannot disagree.
  * Per property: vtable, table (soffset, name, [shape], data, [kind]), name string, shape
  * vector, data vector (8-aligned elements for 64-bit types), then the strings of a string
  * property. @return the end position (4-aligned), or 0 when past VLS_FRAME_MAX_SIZE. */
-static uint64_t props_block(uint8_t *b, uint64_t pos, const vls_prop *props, size_t n) {
+static uint64_t props_block(uint8_t *b, uint64_t pos, const vls_frame *f, int per_atom) {
+    const size_t n = per_atom ? f->natom_props : f->nprops;
     const uint64_t vec = pos;
     if (b) st32(b + vec, (uint32_t)n);
     pos += 4u + 4u * (uint64_t)n;
     for (size_t i = 0; i < n; i++) {
-        const vls_prop *p = &props[i];
-        const int df = dtype_field[p->dtype];
+        vls_prop p;
+        if (vls_frame_prop(f, per_atom, i, &p) != VLS_OK) return 0; /* checked before */
+        const int df = dtype_field[p.dtype];
         const uint32_t vtsize = 4u + 2u * (uint32_t)(df + 1);
         const uint64_t vt = pos, t = align4(vt + vtsize);
-        const uint16_t o_name = 4, o_shape = p->ndim ? 8 : 0, o_data = p->ndim ? 12 : 8;
-        const uint16_t o_kind = p->kind ? (uint16_t)(o_data + 4) : 0;
-        const uint32_t tsize = o_data + 4u + (p->kind ? 1u : 0u);
+        const uint16_t o_name = 4, o_shape = p.ndim ? 8 : 0, o_data = p.ndim ? 12 : 8;
+        const uint16_t o_kind = p.kind ? (uint16_t)(o_data + 4) : 0;
+        const uint32_t tsize = o_data + 4u + (p.kind ? 1u : 0u);
         const uint64_t name_pos = align4(t + tsize);
-        const uint64_t shape_pos = align4(name_pos + 4u + p->name_len + 1u);
-        const size_t esz = vls_dtype_size(p->dtype);
-        uint64_t data_pos = shape_pos + (p->ndim ? 4u + 4u * (uint64_t)p->ndim : 0u);
+        const uint64_t shape_pos = align4(name_pos + 4u + p.name_len + 1u);
+        const size_t esz = vls_dtype_size(p.dtype);
+        uint64_t data_pos = shape_pos + (p.ndim ? 4u + 4u * (uint64_t)p.ndim : 0u);
         if (esz == 8) data_pos = align_vec8(data_pos);
-        pos = align4(data_pos + 4u + (uint64_t)p->count * (esz ? esz : 4u));
+        pos = align4(data_pos + 4u + (uint64_t)p.count * (esz ? esz : 4u));
         if (pos > VLS_FRAME_MAX_SIZE) return 0;
         if (b) {
             const uint64_t slot = vec + 4u + 4u * (uint64_t)i;
@@ -224,27 +236,27 @@ static uint64_t props_block(uint8_t *b, uint64_t pos, const vls_prop *props, siz
             for (int k = 0; k <= df; k++) st16(b + vt + 4 + 2 * k, vo[k]);
             sti32(b + t, (int32_t)(t - vt));
             st32(b + t + o_name, (uint32_t)(name_pos - (t + o_name)));
-            if (p->ndim) st32(b + t + o_shape, (uint32_t)(shape_pos - (t + o_shape)));
+            if (p.ndim) st32(b + t + o_shape, (uint32_t)(shape_pos - (t + o_shape)));
             st32(b + t + o_data, (uint32_t)(data_pos - (t + o_data)));
-            if (p->kind) b[t + o_kind] = (uint8_t)p->kind;
-            st32(b + name_pos, (uint32_t)p->name_len);
-            memcpy(b + name_pos + 4, p->name, p->name_len);
-            if (p->ndim) {
-                st32(b + shape_pos, (uint32_t)p->ndim);
-                memcpy(b + shape_pos + 4, p->shape, 4u * (size_t)p->ndim);
+            if (p.kind) b[t + o_kind] = (uint8_t)p.kind;
+            st32(b + name_pos, (uint32_t)p.name_len);
+            memcpy(b + name_pos + 4, p.name, p.name_len);
+            if (p.ndim) {
+                st32(b + shape_pos, (uint32_t)p.ndim);
+                memcpy(b + shape_pos + 4, p.shape, 4u * (size_t)p.ndim);
             }
-            st32(b + data_pos, (uint32_t)p->count);
-            if (p->dtype == VLS_DT_BOOL) {
-                const uint8_t *src = p->data;
-                for (size_t k = 0; k < p->count; k++) b[data_pos + 4 + k] = src[k] != 0;
-            } else if (esz && p->count) {
-                memcpy(b + data_pos + 4, p->data, p->count * esz);
+            st32(b + data_pos, (uint32_t)p.count);
+            if (p.dtype == VLS_DT_BOOL) {
+                const uint8_t *src = p.data;
+                for (size_t k = 0; k < p.count; k++) b[data_pos + 4 + k] = src[k] != 0;
+            } else if (esz && p.count) {
+                memcpy(b + data_pos + 4, p.data, p.count * esz);
             }
         }
-        if (p->dtype != VLS_DT_STR) continue;
-        for (size_t k = 0; k < p->count; k++) {
-            const char *str = ((const char *const *)p->data)[k];
-            const size_t len = strlen(str);
+        if (p.dtype != VLS_DT_STR) continue;
+        for (size_t k = 0; k < p.count; k++) {
+            size_t len;
+            const char *str = vls_prop_string(&p, k, &len);
             const uint64_t at = pos, slot = data_pos + 4u + 4u * (uint64_t)k;
             pos = align4(at + 4u + len + 1u);
             if (pos > VLS_FRAME_MAX_SIZE) return 0;
@@ -290,8 +302,8 @@ static int plan(const vls_frame *f, layout *L) {
     if (f->nsites > 0 && (!f->types || !(f->masses || f->masses64) ||
                           !(f->positions || f->positions64)))
         return VLS_E_INVAL;
-    int rc = check_props(f->props, f->nprops, 0, f->nsites);
-    if (rc == VLS_OK) rc = check_props(f->atom_props, f->natom_props, 1, f->nsites);
+    int rc = check_props(f, 0);
+    if (rc == VLS_OK) rc = check_props(f, 1);
     if (rc != VLS_OK) return rc;
 
     const uint64_t n = (uint64_t)f->nsites;
@@ -368,8 +380,7 @@ static int plan(const vls_frame *f, layout *L) {
         if (i == F_TYPES) L->head_end = (uint32_t)pos;
         L->vec[i] = (uint32_t)pos;
         if (i == F_PROPS || i == F_ATOM_PROPS) {
-            pos = i == F_PROPS ? props_block(NULL, pos, f->props, f->nprops)
-                               : props_block(NULL, pos, f->atom_props, f->natom_props);
+            pos = props_block(NULL, pos, f, i == F_ATOM_PROPS);
             if (pos == 0) return VLS_E_TOOBIG;
         } else {
             pos = align4(pos + 4u + (uint64_t)L->count[i] * vec_elem_size[i] + (i == F_NAME));
@@ -438,8 +449,8 @@ int vls_frame_encode(const vls_frame *f, void *buf, size_t cap, size_t *len) {
     static const int small[] = {F_CELL, F_STRESS, F_CHARGES, F_CELL64, F_STRESS64, F_CHARGES64};
     for (size_t k = 0; k < sizeof small / sizeof small[0]; k++)
         if (L.vec[small[k]]) put_vec(b, &L, small[k], src[small[k]], NULL);
-    if (L.vec[F_PROPS]) props_block(b, L.vec[F_PROPS], f->props, f->nprops);
-    if (L.vec[F_ATOM_PROPS]) props_block(b, L.vec[F_ATOM_PROPS], f->atom_props, f->natom_props);
+    if (L.vec[F_PROPS]) props_block(b, L.vec[F_PROPS], f, 0);
+    if (L.vec[F_ATOM_PROPS]) props_block(b, L.vec[F_ATOM_PROPS], f, 1);
     uint64_t end = L.head_end;
     static const int big[] = {F_TYPES,    F_MASSES,    F_MASSES64,   F_FORCES,
                               F_FORCES64, F_POSITIONS, F_POSITIONS64};
@@ -555,13 +566,14 @@ static int check_vec(vctx *c, uint64_t at, unsigned esz, int is_string, const ch
     if (v & 3u)
         return fail(c, VLS_E_CORRUPT, "%s at %llu is not 4-byte aligned", what,
                     (unsigned long long)v);
-    if (esz == 8 && (v + 4) % 8u)
-        return fail(c, VLS_E_CORRUPT, "%s: 8-byte elements at %llu are not 8-byte aligned", what,
-                    (unsigned long long)(v + 4));
     if (v + 4 > len)
         return fail(c, VLS_E_TRUNCATED, "%s at %llu lies past the end (%llu bytes)", what,
                     (unsigned long long)v, (unsigned long long)len);
     uint32_t n = ld32(b + v);
+    /* An empty vector has no elements to align (flatc does not align them then). */
+    if (esz == 8 && n && (v + 4) % 8u)
+        return fail(c, VLS_E_CORRUPT, "%s: 8-byte elements at %llu are not 8-byte aligned", what,
+                    (unsigned long long)(v + 4));
     uint64_t need = 4 + (uint64_t)n * esz + (is_string ? 1u : 0u);
     if (v + need > len)
         return fail(c, VLS_E_TRUNCATED,
