@@ -299,14 +299,16 @@ VLS_API double vls_element_mass(int z);
 /*! vls_xyz :
  *  A streaming reader of multi-frame XYZ files. Each vls_xyz_next() reads one frame (an atom
  *  count line, a comment line, then one line per atom) and exposes it as a vls_frame whose
- *  arrays are owned by the parser and valid until the next vls_xyz_next() or vls_xyz_close().
- *  The comment line may carry extended-XYZ key=value pairs (Lattice, Properties, energy, pbc,
- *  stress, name, ...); see docs/FRAME.md for what is accepted. Memory use is that of one frame.
- *  Numbers are read with strtod(), so the C locale's decimal point '.' is expected (the
- *  default unless the program called setlocale()).
+ *  arrays and properties are owned by the parser and valid until the next vls_xyz_next() or
+ *  vls_xyz_close(). Nothing is dropped silently: the comment line is split and typed the way
+ *  ASE's extxyz reader does it (int64, float64, bool, string or JSON values; 3x3 matrices for
+ *  virial), Lattice / pbc / the energy key / the stress key / Properties become the frame's
+ *  core fields, and every other key becomes a per-frame property; every Properties column
+ *  other than species/Z/pos/forces/charges becomes a per-atom property (R: float, I: int32,
+ *  L: bool, S: string). See docs/FRAME.md for the rules. Memory use is that of one frame.
+ *  Numbers are read in the C locale ('.' decimal point) whatever setlocale() set.
  *  Threads: one thread at a time per parser. */
 typedef struct vls_xyz vls_xyz;
-
 /*! vls_xyz_open() :
  *  Opens the file at `path` for reading ("-" is not special). *out receives the parser.
  * @return : VLS_OK; VLS_E_IO when the file cannot be opened (vls_xyz_error() cannot be asked
@@ -326,19 +328,35 @@ VLS_API int vls_xyz_open_mem(const void *data, size_t len, const char *display_n
 
 /*! vls_xyz_set_keys() :
  *  Which comment-line key holds the energy and which Properties column holds the forces, for
- *  data sets that use other names (e.g. "REF_energy", "REF_forces"). NULL restores the default:
- *  energy is the key "energy" in any letter case; forces are the column "forces" or "force".
- *  The given names are matched exactly (case-sensitive) and copied. Call before vls_xyz_next.
+ *  data sets that use other names. NULL restores the default: the energy is the key "energy",
+ *  else "REF_energy", else "energy" in any letter case; the forces are the column "forces",
+ *  else "REF_forces", else "force". Given names are matched exactly (case-sensitive) and
+ *  copied. When the energy (or stress) comes from a key other than "energy" ("stress"), the
+ *  frame gets the string property "vlstore:energy_key" ("vlstore:stress_key") naming it, so
+ *  writers can put it back where it was. Call before vls_xyz_next.
  * @return : VLS_OK, VLS_E_INVAL, VLS_E_NOMEM. */
 VLS_API int vls_xyz_set_keys(vls_xyz *p, const char *energy_key, const char *forces_key);
+
+/*! vls_xyz_set_stress_key() :
+ *  The comment-line key of the stress (9 numbers, or 6 in Voigt order xx yy zz yz xz xy).
+ *  NULL restores the default: "stress", else "REF_stress", else "stress" in any letter case.
+ * @return : VLS_OK, VLS_E_INVAL, VLS_E_NOMEM. */
+VLS_API int vls_xyz_set_stress_key(vls_xyz *p, const char *stress_key);
+
+/*! vls_xyz_set_precision() :
+ *  32 (the default): real columns, cell and stress are given as float32 (positions, ...);
+ *  64: as float64 (positions64, ..., and float64 per-atom properties), so the numbers of the
+ *  file reach the frame without rounding. Comment-line numbers are float64 either way.
+ * @return : VLS_OK, or VLS_E_INVAL for other values. */
+VLS_API int vls_xyz_set_precision(vls_xyz *p, int bits);
 
 /*! vls_xyz_next() :
  *  Reads the next frame into *out (see vls_xyz for the lifetime of its arrays). Blank lines
  *  between frames and at the end of the file are skipped. The frame's name is the comment
  *  line's `name=` value when present, else "frame_<index>" with the 0-based index in the file.
  *  ncodim is always 3. types are atomic numbers (from the species column, or the Z column when
- *  there is one); masses come from a `masses`/`mass` column when there is one, else from the
- *  element table.
+ *  there is one); masses come from a `masses`/`mass` column when there is one (which is also
+ *  kept as a per-atom property, as ASE keeps it in atoms.arrays), else from the element table.
  * @return : 1 when a frame was read; 0 at the end of the input; a negative code on error:
  *           VLS_E_CORRUPT for a syntax error (vls_xyz_error() says
  *           "water.xyz:14: expected 4 columns (species pos), got 2"), VLS_E_IO for a read
@@ -349,6 +367,10 @@ VLS_API int vls_xyz_next(vls_xyz *p, vls_frame *out);
 /*! vls_xyz_error() : the message of the last error ("" when none). Owned by the parser, valid
  *  until its next call. Never NULL. */
 VLS_API const char *vls_xyz_error(const vls_xyz *p);
+
+/*! vls_xyz_dropped() : what the last frame read could not keep ("" when nothing was
+ *  dropped), e.g. extra columns of a plain XYZ file. Owned by the parser. Never NULL. */
+VLS_API const char *vls_xyz_dropped(const vls_xyz *p);
 
 /*! vls_xyz_comment() : the comment line of the last frame read (without its newline). Owned
  *  by the parser, valid until the next vls_xyz_next(). Never NULL. */
