@@ -1,12 +1,12 @@
 # Thin wrapper around CMake. The two commands a newcomer needs:
-#   make demo   builds vlstore and runs the demo on built-in data
+#   make demo   builds the vlstore command only and runs the demo on built-in data
 #   make test   builds everything and runs the whole test suite
 # Both install missing Debian packages first (as root), or say what to install.
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench install clean
+.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench install clean python
 
 all: build
 
@@ -19,7 +19,9 @@ $(BUILD)/CMakeCache.txt: | deps-build
 build: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# Only the CLI (and the library objects it links): not the tests, fuzz replays or examples.
+demo: deps-build $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target vlstore_cli
 	$(BUILD)/vlstore demo
 
 test: deps-build
@@ -27,6 +29,19 @@ test: deps-build
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
+
+# The Python package in a virtual environment: made from Debian's /usr/bin/python3 with
+# --system-site-packages, because the extension builds against Debian's python3-dev and numpy
+# (a pyenv or conda python first on PATH cannot see them, and has no bdist_wheel). Nothing is
+# downloaded. VENV picks the directory.
+VENV ?= $(BUILD)/venv
+python: build
+	@scripts/deps.sh python
+	/usr/bin/python3 -m venv --system-site-packages $(VENV)
+	cd python && VLSTORE_BUILD_DIR=$(abspath $(BUILD)) $(abspath $(VENV))/bin/pip install \
+	    --quiet --no-build-isolation --no-deps --no-index .
+	$(VENV)/bin/python -c "import vlstore; print('vlstore', vlstore.__version__, 'installed in $(VENV)')"
+	@echo "Activate it with:  . $(VENV)/bin/activate   (or run $(VENV)/bin/python directly)"
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and ThreadSanitizer.
 test-asan: deps-build

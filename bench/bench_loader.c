@@ -114,7 +114,7 @@ static double loader_epoch(const bench_workload *w, const char *path, int thread
     vls_loader *ld;
     int rc = vls_loader_open(&path, 1, &o, &ld);
     if (rc != VLS_OK)
-        die("vls_loader_open", vls_loader_open_errmsg());
+        die("vls_loader_open", vls_loader_errmsg(NULL));
     const vls_record *recs;
     size_t n, k = 0;
     uint64_t bytes = 0;

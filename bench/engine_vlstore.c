@@ -85,7 +85,7 @@ static int vl_init_with(bench_engine *e, const vls_options *o, const char *label
              "vlstore %s, %s: chunk %u KiB, codec %s level %d, shuffle %d, typesize %d, "
              "block %u KiB, placement %s, threads %d, cache %llu MiB; vls_put per record + "
              "vls_commit (fsync); scan = vls_read_chunk per chunk; batch = vls_get_many",
-             VLS_VERSION_STRING, label, p->chunk_size >> 10, vls_codec_name(p->codec),
+             VLS_VERSION_STRING, label, p->chunk_size >> 10, vls_compressor_name(p->codec),
              p->level, p->shuffle, p->typesize, p->block_size >> 10,
              vls_placement_name(p->placement), p->threads,
              (unsigned long long)(p->cache_bytes >> 20));
@@ -323,7 +323,7 @@ static int vl_loader_epoch(bench_engine *e, const bench_workload *w, const bench
     size_t n, served = 0;
     int rc = vls_loader_open(&path, 1, &o, &ld);
     if (rc)
-        return bench_fail(e, "vls_loader_open: %s", vls_loader_open_errmsg());
+        return bench_fail(e, "vls_loader_open: %s", vls_loader_errmsg(NULL));
     while ((rc = vls_loader_next(ld, &recs, &n)) == 1) /* the first epoch, untimed */
         ;
     double t0 = now_sec();

@@ -134,12 +134,12 @@ static int read_back(const char *path, const trajectory *t, uint64_t bytes)
         vls_close(s);
         return EXIT_FAIL;
     }
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     printf("file: %.2f MB for %.2f MB of frames: compression ratio %.3f (%s level %d, %s "
            "shuffle, %u KiB chunks), %llu chunks\n",
            st.file_bytes / 1e6, st.logical_bytes / 1e6,
-           (double)st.logical_bytes / (double)st.file_bytes, vls_codec_name(st.options.codec),
+           (double)st.logical_bytes / (double)st.file_bytes, vls_compressor_name(st.options.codec),
            st.options.level,
            st.options.shuffle == VLS_SHUFFLE_BYTE  ? "byte"
            : st.options.shuffle == VLS_SHUFFLE_BIT ? "bit"

@@ -96,7 +96,7 @@ int cmd_import_xyz(int argc, char **argv)
             atoms += (unsigned long long)f.nsites;
         }
         if (rc < 0 && status == EXIT_OK) {
-            fprintf(stderr, "vlstore import-xyz: %s\n", vls_xyz_error(p));
+            fprintf(stderr, "vlstore import-xyz: %s\n", vls_xyz_errmsg(p));
             status = EXIT_FAIL;
         }
         vls_xyz_close(p);
@@ -138,10 +138,9 @@ int cmd_show(int argc, char **argv)
     if (cli_read_record("show", pos[0], pos[1], &data, &len) != EXIT_OK)
         return EXIT_FAIL;
     vls_frame f;
-    char msg[256];
-    int rc = vls_frame_view_msg(data, len, &f, msg, sizeof msg); /* malloc'd: 16-byte aligned */
+    int rc = vls_frame_view(data, len, &f); /* malloc'd: 16-byte aligned */
     if (rc != VLS_OK) {
-        fprintf(stderr, "vlstore show: %s is not a valid frame: %s\n", pos[1], msg);
+        fprintf(stderr, "vlstore show: %s is not a valid frame: %s\n", pos[1], vls_errmsg(NULL));
         vls_free(data);
         return EXIT_FAIL;
     }

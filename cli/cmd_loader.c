@@ -142,7 +142,7 @@ int cmd_epoch(int argc, char **argv)
         goto done;
     rc = vls_loader_open_stores(stores, npaths, &o, &ld);
     if (rc != VLS_OK) {
-        fprintf(stderr, "vlstore epoch: %s: %s\n", vls_strerror(rc), vls_loader_open_errmsg());
+        fprintf(stderr, "vlstore epoch: %s: %s\n", vls_strerror(rc), vls_loader_errmsg(NULL));
         goto done;
     }
     double t1 = cli_now();

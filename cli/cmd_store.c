@@ -195,7 +195,7 @@ int cmd_info(int argc, char **argv)
     vls_store *s;
     if (cli_open("info", path, VLS_RDONLY, &s) != EXIT_OK)
         return EXIT_FAIL;
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     vls_close(s);
     double ratio = st.file_bytes ? (double)st.logical_bytes / (double)st.file_bytes : 0.0;
@@ -208,7 +208,7 @@ int cmd_info(int argc, char **argv)
                (unsigned long long)st.records, (unsigned long long)st.logical_bytes,
                (unsigned long long)st.dead_bytes, (unsigned long long)st.file_bytes, ratio,
                (unsigned long long)st.chunks, (unsigned long long)st.commits, st.format_version,
-               o->chunk_size, vls_codec_name(o->codec), o->level, o->shuffle, o->typesize,
+               o->chunk_size, vls_compressor_name(o->codec), o->level, o->shuffle, o->typesize,
                o->block_size, vls_placement_name(o->placement));
     } else {
         printf("records        %llu\n", (unsigned long long)st.records);
@@ -220,7 +220,7 @@ int cmd_info(int argc, char **argv)
         printf("commits        %llu\n", (unsigned long long)st.commits);
         printf("format         %u\n", st.format_version);
         printf("settings       chunk %u B, codec %s level %d, shuffle %d, typesize %d, "
-               "block %u B, placement %s\n", o->chunk_size, vls_codec_name(o->codec), o->level,
+               "block %u B, placement %s\n", o->chunk_size, vls_compressor_name(o->codec), o->level,
                o->shuffle, o->typesize, o->block_size, vls_placement_name(o->placement));
     }
     return EXIT_OK;
@@ -246,7 +246,7 @@ int cmd_verify(int argc, char **argv)
         return EXIT_FAIL;
     uint64_t problems = 0;
     int rc = vls_verify(s, print_problem, NULL, &problems);
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     vls_close(s);
     if (rc != VLS_OK) {

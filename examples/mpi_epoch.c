@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     vls_loader *ld;
     int rc = vls_loader_open(paths, npaths, &o, &ld);
     if (rc != VLS_OK) {
-        fprintf(stderr, "rank %d: %s: %s\n", rank, vls_strerror(rc), vls_loader_open_errmsg());
+        fprintf(stderr, "rank %d: %s: %s\n", rank, vls_strerror(rc), vls_loader_errmsg(NULL));
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     vls_loader_info info;

@@ -23,8 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!buf) return 0;
     if (size) memcpy(buf, data, size);
     vls_frame v;
-    char msg[128];
-    int rc = vls_frame_view_msg(buf, size, &v, msg, sizeof msg);
+    int rc = vls_frame_view(buf, size, &v);
     if (rc == VLS_OK) {
         void *enc;
         size_t len;

@@ -83,14 +83,15 @@ static void read_all(vls_store *s)
     uint64_t pos = 0, len, count = vls_count(s), seen = 0;
     const void *key;
     size_t klen;
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     if (vls_stat_get(s, &st) != VLS_OK || st.records != count)
         abort();
     while (vls_iter_next(s, &pos, &key, &klen, &len) == 1) {
         seen++;
         uint64_t sz;
+        int found = 0;
         if (klen == 0 || klen > VLS_MAX_KEY || vls_size(s, key, klen, &sz) != VLS_OK || sz != len ||
-            vls_contains(s, key, klen) != 1)
+            vls_contains(s, key, klen, &found) != VLS_OK || !found)
             abort();
         if (n < MAX_KEYS && len <= MAX_READ) {
             copies[n] = malloc(klen);
@@ -263,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vls_store *s;
     int rc = vls_open(in_path, flags, &o, &s);
     if (rc == VLS_OK) {
-        vls_stat st;
+        vls_stat st = {.struct_size = sizeof st};
         vls_stat_get(s, &st);
         read_all(s);
         load_epoch(s, (variant & 8) != 0);

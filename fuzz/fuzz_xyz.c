@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (rc < 0) {
         if (rc != VLS_E_CORRUPT && rc != VLS_E_TOOBIG && rc != VLS_E_NOMEM) abort();
-        if (strncmp(vls_xyz_error(p), "fuzz:", 5) != 0) abort();
+        if (strncmp(vls_xyz_errmsg(p), "fuzz:", 5) != 0) abort();
     }
     vls_xyz_close(p);
     free(buf);

@@ -7,10 +7,27 @@
  * ever overwritten, so a crash at any moment leaves the file readable as of the last commit.
  * The on-disk format is specified in docs/FORMAT.md.
  *
- * Conventions
- *  - Every function returning int returns 0 (VLS_OK) on success or a negative VLS_E_* code.
- *    vls_strerror(code) names the code; vls_errmsg(store) gives the detail of the last failure
- *    on that handle ("chunk 17 at offset 73400320: checksum mismatch").
+ * Conventions (they hold for every public header: vlstore_frame.h, _depot.h, _loader.h too)
+ *  - Every function returning an int status returns 0 (VLS_OK) on success or a negative
+ *    VLS_E_* code. The walkers (vls_iter_next*, vls_depot_next, vls_loader_next*,
+ *    vls_xyz_next) return 1 with an item, 0 at the end, negative on error: loop while the
+ *    result is > 0. The few ints that are values, not statuses, say so (the -1 of
+ *    vls_compressor_from_name for an unknown name; vls_frame_is_aligned, which cannot fail).
+ *    No function answers a question with its return value where an error could read as
+ *    "yes": vls_contains() reports through *found.
+ *  - Error messages, one pattern for every handle type: vls_errmsg(store),
+ *    vls_depot_errmsg(depot), vls_loader_errmsg(loader), vls_xyz_errmsg(parser) give the
+ *    detail of the last failure on that handle ("chunk 17 at offset 73400320: checksum
+ *    mismatch"); vls_strerror(code) names the code. Each takes NULL for the calling thread's
+ *    last failure that had no handle to hold it: a failed open (vls_open, vls_depot_open,
+ *    vls_loader_open*, vls_xyz_open*), a failed close, or a call without a handle
+ *    (vls_compact_file, vls_recover, vls_frame_verify, vls_frame_view, ...); all four give
+ *    the same string for NULL. See vls_errmsg() for how long a message lives.
+ *  - Sizes: what the library reports about stored data — a record's length, an offset, a
+ *    count, a position — is a uint64_t everywhere (vls_get*'s and vls_depot_get*'s *len,
+ *    vls_size, the walkers, spans, chunk lengths, vls_stat, vls_record): a file can hold
+ *    records larger than a 32-bit address space. What the caller hands in about its own
+ *    memory — a buffer's capacity (cap), a key's length (klen), vls_put's len — is a size_t.
  *  - Threads: a store may be shared by any number of threads calling the read functions
  *    (get, get_many, size, contains, iterate, stat, verify). Functions that change the store
  *    (put, delete, commit, refresh, compact) take the handle exclusively; they may be called
@@ -35,10 +52,14 @@ extern "C" {
 #define VLS_API
 #endif
 
+/* The library's version; CMakeLists.txt reads it from here (one source). ABI policy while the
+ * major version is 0: every minor release may change the ABI (struct layouts, signatures) and
+ * gets its own SONAME, libvlstore.so.0.MINOR; patch releases keep the ABI. From 1.0 on the
+ * SONAME follows the major version. CHANGELOG.md lists every change to the API. */
 #define VLS_VERSION_MAJOR 0
-#define VLS_VERSION_MINOR 1
+#define VLS_VERSION_MINOR 2
 #define VLS_VERSION_PATCH 0
-#define VLS_VERSION_STRING "0.1.0"
+#define VLS_VERSION_STRING "0.2.0"
 
 typedef struct vls_store vls_store; /* an open store: opaque */
 
@@ -70,16 +91,24 @@ typedef struct vls_store vls_store; /* an open store: opaque */
 VLS_API const char *vls_strerror(int code);
 
 /*! vls_errmsg() :
- *  The detail of the last failure on `store`, or, with store == NULL, of the last vls_open()
- *  or vls_compact_file() that failed on the calling thread.
- *  The string is owned by the library and valid until the next call on the same handle (or,
- *  for NULL, the next failing open on this thread). Never NULL; "" when nothing failed. */
+ *  The detail of the calling thread's last failure on `store`, or, with store == NULL, of its
+ *  last failure that had no handle (see Conventions above; vls_errmsg(NULL) is the same
+ *  string as vls_loader_errmsg(NULL), vls_depot_errmsg(NULL) and vls_xyz_errmsg(NULL)).
+ *  Lifetime : the string is owned by the library and stays unchanged until the next failure
+ *  on the same handle in the same thread (for NULL, the next handle-less failure in this
+ *  thread); successful calls never clear it. vls_close() drops the store's message (a failed
+ *  close moves it to vls_errmsg(NULL)). A store may be shared by threads, so its messages are
+ *  kept per thread: each thread keeps the messages of its 8 most recently failed store
+ *  handles, and an older one then reads as "" (copy a message to keep it longer).
+ *  Never NULL; "" when nothing failed. */
 VLS_API const char *vls_errmsg(const struct vls_store *store);
 
 /*-*************************************
  *  Options
  ***************************************/
-/* Blosc codecs. VLS_CODEC_NONE stores chunks uncompressed: reads are plain copies. */
+/* Blosc compressors (Blosc's own word for them is "codec", hence the VLS_CODEC_ names and
+ * vls_options.codec; a depot codec, vlstore_depot.h, is something else: it turns C objects
+ * into records). VLS_CODEC_NONE stores chunks uncompressed: reads are plain copies. */
 enum vls_codec {
     VLS_CODEC_BLOSCLZ = 0,
     VLS_CODEC_LZ4 = 1,
@@ -123,7 +152,9 @@ typedef struct vls_options {
                               thread while puts fill the next; 0 compresses on the caller's
                               thread. The file is written the same either way. */
     uint32_t reserved32;   /* zero */
-    uint64_t reserved[7];  /* zero; room to grow without breaking callers */
+    uint64_t reserved[7];  /* zero; room to grow without breaking callers. vls_open refuses
+                              a nonzero reserved field with VLS_E_INVAL naming it (a setting
+                              from a newer header this library would otherwise ignore) */
 } vls_options;
 
 /*! vls_options_init() : fills `opts` with the defaults (documented field by field above). */
@@ -135,10 +166,11 @@ VLS_API void vls_options_init(vls_options *opts);
  *  "Choosing settings"). */
 VLS_API void vls_options_random_access(vls_options *opts);
 
-/* Codec names (blosclz, lz4, lz4hc, zlib, zstd, none) and back.
- * vls_codec_from_name returns -1 for an unknown name. */
-VLS_API const char *vls_codec_name(int codec);
-VLS_API int vls_codec_from_name(const char *name);
+/* Compressor names (blosclz, lz4, lz4hc, zlib, zstd, none) and back: vls_compressor_name()
+ * returns "unknown" for a value outside enum vls_codec, vls_compressor_from_name() returns -1
+ * for an unknown name. Placement names (nocross, contiguous, start) likewise. */
+VLS_API const char *vls_compressor_name(int codec);
+VLS_API int vls_compressor_from_name(const char *name);
 VLS_API const char *vls_placement_name(int placement);
 VLS_API int vls_placement_from_name(const char *name);
 
@@ -168,7 +200,7 @@ VLS_API int vls_open(const char *path, unsigned flags, const vls_options *opts, 
 /*! vls_close() :
  *  Commits (unless read-only or failed), releases the lock and frees the handle.
  *  vls_close(NULL) is a no-op returning 0. The handle is freed even when the final commit
- *  fails; the return value reports that failure. */
+ *  fails; the return value reports that failure, and vls_errmsg(NULL) its detail. */
 VLS_API int vls_close(vls_store *store);
 
 /*! vls_commit() :
@@ -222,22 +254,27 @@ VLS_API void vls_key_u64(uint64_t key, unsigned char buf[8]);
  *  A small record is decoded from only the Blosc blocks that hold it.
  *  Threads : safe on a shared store.   Ownership : nothing retained. */
 VLS_API int vls_get(vls_store *store, const void *key, size_t klen, void *buf, size_t cap,
-                    size_t *len);
-VLS_API int vls_get_str(vls_store *store, const char *key, void *buf, size_t cap, size_t *len);
-VLS_API int vls_get_u64(vls_store *store, uint64_t key, void *buf, size_t cap, size_t *len);
+                    uint64_t *len);
+VLS_API int vls_get_str(vls_store *store, const char *key, void *buf, size_t cap,
+                        uint64_t *len);
+VLS_API int vls_get_u64(vls_store *store, uint64_t key, void *buf, size_t cap, uint64_t *len);
 
 /*! vls_get_alloc() :
  *  Like vls_get() into a buffer the library allocates; the caller frees *out with vls_free().
  *  A zero-length record gives a valid non-NULL *out. */
 VLS_API int vls_get_alloc(vls_store *store, const void *key, size_t klen, void **out,
-                          size_t *len);
+                          uint64_t *len);
 VLS_API void vls_free(void *p);
 
 /*! vls_size() : the record's length in *len, without reading it. */
 VLS_API int vls_size(vls_store *store, const void *key, size_t klen, uint64_t *len);
 
-/*! vls_contains() : @return 1 if the key is present, 0 if not, negative on bad arguments. */
-VLS_API int vls_contains(vls_store *store, const void *key, size_t klen);
+/*! vls_contains() :
+ *  Sets *found to 1 when the key is present, else 0, from the in-memory index (no I/O).
+ *  @return : 0, or VLS_E_INVAL (NULL store or found, a key of 0 or more than VLS_MAX_KEY
+ *  bytes) with *found = 0 when found is not NULL. The answer is never the return value, so
+ *  an error cannot read as "present". */
+VLS_API int vls_contains(vls_store *store, const void *key, size_t klen, int *found);
 
 /*! vls_count() : the number of live records. */
 VLS_API uint64_t vls_count(vls_store *store);
@@ -245,7 +282,8 @@ VLS_API uint64_t vls_count(vls_store *store);
 /*! vls_iter_next() :
  *  Walks the keys in storage order. Start with *pos = 0; each call that returns 1 fills
  *  *key and *klen (a view valid until the next change to the store) and *len (record length),
- *  and advances *pos. Returns 0 at the end. Records deleted meanwhile are skipped. */
+ *  and advances *pos. Returns 0 at the end, VLS_E_INVAL for a NULL store or pos (loop while
+ *  the result is > 0). Records deleted meanwhile are skipped. */
 VLS_API int vls_iter_next(vls_store *store, uint64_t *pos, const void **key, size_t *klen,
                           uint64_t *len);
 
@@ -271,7 +309,7 @@ VLS_API int vls_iter_next_chunk(vls_store *store, uint64_t *pos, const void **ke
 VLS_API uint64_t vls_chunk_count(vls_store *store);
 VLS_API int vls_chunk_length(vls_store *store, uint64_t chunk, uint64_t *len);
 VLS_API int vls_read_chunk(vls_store *store, uint64_t chunk, void *dst, size_t cap,
-                           size_t *len);
+                           uint64_t *len);
 
 /*! Batched reads (the seed's fused_get) :
  *  vls_get_many() reads the records named by keys[0..n) into one caller buffer, decoding each
@@ -305,7 +343,15 @@ VLS_API int vls_get_many_into(vls_store *store, size_t n, const vls_key *keys, v
 /*-*************************************
  *  Whole-store operations
  ***************************************/
+/*! vls_stat :
+ *  Growable by its size field: set struct_size to sizeof(vls_stat) before calling
+ *  vls_stat_get (`vls_stat st = {.struct_size = sizeof st};`). Fields are only ever appended;
+ *  the library fills the fields it knows, never writes past its own sizeof(vls_stat), and
+ *  sets struct_size to the bytes it filled, so a program built against a newer header can
+ *  tell which of its fields an older library did not fill (they keep their values). */
 typedef struct vls_stat {
+    uint32_t struct_size;   /* in: sizeof(vls_stat) as the caller knows it; out: bytes filled */
+    uint32_t format_version;
     uint64_t records;       /* live records */
     uint64_t logical_bytes; /* sum of live record lengths */
     uint64_t dead_bytes;    /* record bytes still in the file but deleted or replaced */
@@ -313,10 +359,12 @@ typedef struct vls_stat {
     uint64_t chunks;        /* chunk frames */
     uint64_t commits;       /* commit sequence number of the state seen */
     vls_options options;    /* the file's settings and this handle's */
-    uint32_t format_version;
-    uint32_t reserved[7];
 } vls_stat;
 
+/*! vls_stat_get() :
+ *  Fills *st (see vls_stat for struct_size). Threads : safe on a shared store.
+ *  @return : 0; VLS_E_INVAL for a NULL argument or a struct_size smaller than the first
+ *  vls_stat layout (0: the caller forgot to set it). */
 VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 
 /*! vls_verify() :

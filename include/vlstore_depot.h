@@ -24,8 +24,9 @@
  *                         you vls_free() it, even after the depot and the store are closed.
  * So an object that must outlive the depot comes from vls_depot_get_alloc().
  *
- * Errors are the VLS_E_* codes of vlstore.h. The detail goes to the store's message:
- * vls_errmsg(vls_depot_store(d)), or vls_depot_errmsg(d) for short, e.g.
+ * Errors are the VLS_E_* codes of vlstore.h. The detail goes to the store's message (kept as
+ * vlstore.h, Conventions, describes): vls_depot_errmsg(d), the same string as
+ * vls_errmsg(vls_depot_store(d)), e.g.
  *   "depot 'frame' get 'frame_7': record is not a valid frame: positions: 21 floats, ...".
  * A record that the codec rejects (written by another codec, truncated, damaged) gives the
  * codec's code, VLS_E_CORRUPT or VLS_E_TRUNCATED, never an out-of-bounds read.
@@ -71,7 +72,8 @@ extern "C" {
  *         - never read outside rec[0..len), whatever the bytes (records can be damaged, or
  *           written by another codec): reject with VLS_E_CORRUPT, or VLS_E_TRUNCATED when the
  *           record ends early, and, if msg is not NULL, write a NUL-terminated reason into
- *           msg[0..msgcap);
+ *           msg[0..msgcap). (This buffer is part of the callback contract: the depot puts
+ *           the reason into its own message, so a codec needs no error state of its own.)
  *         - *obj may point into rec (this is the point) and into static or ctx memory, nothing
  *           else: no allocation, no copy of array data;
  *         - rec is aligned to `align` when the depot calls it; len may be 0.
@@ -96,7 +98,7 @@ typedef struct vls_depot_codec {
 
 /*! vls_codec_frame :
  *  Object type vls_frame (vlstore_frame.h). pack = vls_frame_encode (a FlatBuffer of
- *  schema/fbsites.fbs); unpack = vls_frame_view_msg: the verifier checks every offset, length
+ *  schema/fbsites.fbs); unpack = vls_frame_view: the verifier checks every offset, length
  *  and alignment, then the frame's arrays point into the record. align 4: every array element
  *  is at most 4 bytes wide and the view copies the double energy out (docs/FRAME.md), and
  *  frames are multiples of 4 bytes, so records in a batch never need moving. */
@@ -147,14 +149,17 @@ typedef struct vls_depot vls_depot; /* opaque */
  *  Cost: one small allocation; buffers grow on first use.
  * @return : 0 and *out set; VLS_E_INVAL (NULL argument, codec without pack or unpack, obj_size
  *           0, align not a power of two or above VLS_DEPOT_MAX_ALIGN), VLS_E_NOMEM. *out is
- *           NULL on failure. */
+ *           NULL on failure, and vls_depot_errmsg(NULL) says why. */
 VLS_API int vls_depot_open(vls_store *store, const vls_depot_codec *codec, vls_depot **out);
 
 /*! vls_depot_close() : frees the depot and its buffers; every view into them ends. Does not
  *  touch the store (commit or close it yourself). vls_depot_close(NULL) does nothing. */
 VLS_API void vls_depot_close(vls_depot *d);
 
-/*! vls_depot_store() : the store under the depot. vls_depot_errmsg() : its vls_errmsg(). */
+/*! vls_depot_store() : the store under the depot.
+ *  vls_depot_errmsg() : the detail of the last failure on the depot, which is its store's
+ *  vls_errmsg(); with NULL, the calling thread's last handle-less failure (vls_errmsg(NULL)),
+ *  e.g. a failed vls_depot_open(). */
 VLS_API vls_store *vls_depot_store(const vls_depot *d);
 VLS_API const char *vls_depot_errmsg(const vls_depot *d);
 
@@ -185,7 +190,7 @@ VLS_API int vls_depot_view_str(vls_depot *d, const char *key, void *obj);
  *  VLS_E_TOOSMALL is returned with *len = the size needed (call with cap 0 to ask).
  * @return : as vls_depot_view; VLS_E_TOOSMALL; VLS_E_INVAL for a misaligned buf. */
 VLS_API int vls_depot_get(vls_depot *d, const void *key, size_t klen, void *buf, size_t cap,
-                          size_t *len, void *obj);
+                          uint64_t *len, void *obj);
 
 /*! vls_depot_get_alloc() :
  *  Reads the record into a buffer allocated for you (aligned to the codec's align) and
@@ -194,7 +199,7 @@ VLS_API int vls_depot_get(vls_depot *d, const void *key, size_t klen, void *buf,
  *  receives the record's length. On failure *rec is NULL and nothing needs freeing.
  * @return : as vls_depot_view. */
 VLS_API int vls_depot_get_alloc(vls_depot *d, const void *key, size_t klen, void **rec,
-                                size_t *len, void *obj);
+                                uint64_t *len, void *obj);
 
 /*! vls_depot_get_many() :
  *  The batched read: fetches the records named by keys[0..n) with one vls_get_many() into the

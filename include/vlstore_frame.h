@@ -95,8 +95,11 @@ typedef struct vls_prop {
  *  absent name reads as "", name_len 0) and is NUL-terminated; it may contain NUL bytes, so
  *  name_len is authoritative. A view sets nprops / natom_props and leaves props / atom_props
  *  NULL: read the properties with vls_frame_prop() / vls_frame_find_prop().
- *  Always start from vls_frame_init(): fields may be appended to this struct in later versions
- *  and init sets them to "absent". */
+ *  The caller allocates it (on the stack, usually), so its size is part of the ABI: a release
+ *  that adds fields changes the SONAME (vlstore.h, version policy) and programs are rebuilt;
+ *  nothing here promises binary compatibility across such a change. Always start from
+ *  vls_frame_init(), so that source code keeps compiling and keeps meaning the same thing
+ *  when fields are added: init sets every field, new ones included, to "absent". */
 typedef struct vls_frame {
     const char *name;        /* frame name, name_len bytes */
     size_t name_len;
@@ -175,7 +178,7 @@ VLS_API int vls_frame_encode_alloc(const vls_frame *f, void **out, size_t *len);
  *  Verifying and viewing
  ***************************************/
 
-/*! vls_frame_verify() / vls_frame_verify_msg() :
+/*! vls_frame_verify() :
  *  Checks that buf[0..len) is a well-formed FBFrame that vls_frame_view() can expose safely:
  *  every offset, vtable, table, field, vector and string lies inside the buffer and is aligned
  *  (relative to the buffer start) as FlatBuffers requires; the name is NUL-terminated; and the
@@ -188,16 +191,15 @@ VLS_API int vls_frame_encode_alloc(const vls_frame *f, void **out, size_t *len);
  *  schema) are ignored. Bytes after the frame's last structure are allowed.
  *  Never reads outside buf[0..len), whatever the bytes; buf may have any alignment.
  *  Cost: O(number of fields + properties + strings), independent of numeric array sizes.
- *  msg, if not NULL, receives a NUL-terminated description of the first problem found
- *  ("" on success), truncated to msgcap bytes ("positions: 21 floats, expected nsites*ncodim
- *  = 24").
+ *  On failure the first problem found is described in the calling thread's handle-less
+ *  message, vls_errmsg(NULL) ("positions: 21 floats, expected nsites*ncodim = 24"); success
+ *  leaves that message alone and costs nothing extra.
  * @return : VLS_OK; VLS_E_TRUNCATED when a structure extends past len (typically a cut-off
  *           buffer); VLS_E_CORRUPT for any other malformation; VLS_E_INVAL when buf is NULL
  *           with len > 0. */
 VLS_API int vls_frame_verify(const void *buf, size_t len);
-VLS_API int vls_frame_verify_msg(const void *buf, size_t len, char *msg, size_t msgcap);
 
-/*! vls_frame_view() / vls_frame_view_msg() :
+/*! vls_frame_view() :
  *  Verifies buf[0..len) (as vls_frame_verify) and fills *out with pointers into it. Nothing is
  *  copied but the scalars (nsites, ncodim, energy). Absent vectors give NULL pointers, except
  *  that an absent types/masses/positions (allowed only when nsites == 0) also gives NULL.
@@ -207,10 +209,9 @@ VLS_API int vls_frame_verify_msg(const void *buf, size_t len, char *msg, size_t 
  *  address; when out->aligned == 0, copy the record to an aligned buffer first (see
  *  vls_frame_view_aligned) or read the arrays with memcpy.
  *  Ownership: *out borrows buf. Cost: O(number of fields).
- * @return : as vls_frame_verify; on failure *out is reset by vls_frame_init(). */
+ * @return : as vls_frame_verify (the detail in vls_errmsg(NULL)); on failure *out is reset
+ *           by vls_frame_init(). */
 VLS_API int vls_frame_view(const void *buf, size_t len, vls_frame *out);
-VLS_API int vls_frame_view_msg(const void *buf, size_t len, vls_frame *out, char *msg,
-                               size_t msgcap);
 
 /*! vls_frame_is_aligned() :
  *  @return : 1 when buf is 4-byte aligned, else 0. That is enough for typed access to a
@@ -311,8 +312,9 @@ VLS_API double vls_element_mass(int z);
 typedef struct vls_xyz vls_xyz;
 /*! vls_xyz_open() :
  *  Opens the file at `path` for reading ("-" is not special). *out receives the parser.
- * @return : VLS_OK; VLS_E_IO when the file cannot be opened (vls_xyz_error() cannot be asked
- *           then, as *out is NULL: the message is in errno); VLS_E_INVAL; VLS_E_NOMEM. */
+ * @return : VLS_OK; VLS_E_IO when the file cannot be opened; VLS_E_INVAL; VLS_E_NOMEM. *out
+ *           is then NULL and vls_xyz_errmsg(NULL) says what failed ("water.xyz: No such file
+ *           or directory"). */
 VLS_API int vls_xyz_open(const char *path, vls_xyz **out);
 
 /*! vls_xyz_open_file() :
@@ -358,15 +360,18 @@ VLS_API int vls_xyz_set_precision(vls_xyz *p, int bits);
  *  there is one); masses come from a `masses`/`mass` column when there is one (which is also
  *  kept as a per-atom property, as ASE keeps it in atoms.arrays), else from the element table.
  * @return : 1 when a frame was read; 0 at the end of the input; a negative code on error:
- *           VLS_E_CORRUPT for a syntax error (vls_xyz_error() says
+ *           VLS_E_CORRUPT for a syntax error (vls_xyz_errmsg() says
  *           "water.xyz:14: expected 4 columns (species pos), got 2"), VLS_E_IO for a read
  *           error, VLS_E_NOMEM, VLS_E_TOOBIG for an atom count beyond 2^31-1 or beyond what
  *           a frame can encode. After an error every later call returns the same error. */
 VLS_API int vls_xyz_next(vls_xyz *p, vls_frame *out);
 
-/*! vls_xyz_error() : the message of the last error ("" when none). Owned by the parser, valid
- *  until its next call. Never NULL. */
-VLS_API const char *vls_xyz_error(const vls_xyz *p);
+/*! vls_xyz_errmsg() :
+ *  The detail of the last failure on the parser ("" when none); with p == NULL, of the
+ *  calling thread's last failure without a handle (a failed vls_xyz_open*: see vlstore.h,
+ *  Conventions). Owned by the parser, unchanged until its next failure or vls_xyz_close()
+ *  (successful calls leave it alone). Never NULL. */
+VLS_API const char *vls_xyz_errmsg(const vls_xyz *p);
 
 /*! vls_xyz_dropped() : what the last frame read could not keep ("" when nothing was
  *  dropped), e.g. extra columns of a plain XYZ file. Owned by the parser. Never NULL. */

@@ -86,16 +86,12 @@ typedef struct vls_record {
  *  and unchanged until vls_loader_close().
  *  Cost : one pass over each store's index (about 0.1 s per million records); no data read.
  *  @return : 0 and *out, or a negative VLS_E_… code (*out is then NULL and
- *  vls_loader_open_errmsg() says what failed: the bad option, or the store that did not
+ *  vls_loader_errmsg(NULL) says what failed: the bad option, or the store that did not
  *  open and why). */
 VLS_API int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options *opts,
                             vls_loader **out);
 VLS_API int vls_loader_open_stores(vls_store *const *stores, size_t n,
                                    const vls_loader_options *opts, vls_loader **out);
-
-/*! vls_loader_open_errmsg() : the detail of the calling thread's last failed
- *  vls_loader_open*() ("stores/b.vls: bad magic …"), or "" when there was none. */
-VLS_API const char *vls_loader_open_errmsg(void);
 
 /*! vls_loader_close() : stops the prefetch threads, frees everything; closes the stores the
  *  loader opened. Every view it served becomes invalid. NULL is a no-op. */
@@ -145,8 +141,128 @@ typedef struct vls_loader_info {
 
 VLS_API int vls_loader_info_get(vls_loader *ld, vls_loader_info *info);
 
-/*! vls_loader_errmsg() : detail of the last error on this loader ("" when none). */
+/*! vls_loader_errmsg() :
+ *  The detail of the last failure on this loader ("" when none); with ld == NULL, of the
+ *  calling thread's last failure without a handle, e.g. a failed vls_loader_open*()
+ *  ("stores/b.vls: bad magic …"; see vlstore.h, Conventions). Owned by the loader (it is used
+ *  by one thread at a time), unchanged until its next failure or vls_loader_close();
+ *  successful calls leave it alone. Never NULL. */
 VLS_API const char *vls_loader_errmsg(const vls_loader *ld);
+
+/*-*************************************
+ *  Collated frame batches: a batch of frame records as contiguous arrays
+ ***************************************/
+
+/*! Frame batches :
+ *  A batch of B frame records (vlstore_frame.h) decoded into one set of contiguous arrays, in
+ *  the shape PyTorch Geometric and fairchem models take: the atoms of all frames concatenated
+ *  (ΣN = natoms_total), per-frame values stacked. Each record is verified and viewed through
+ *  vls_frame_view() and its arrays copied once, straight from where the record lies (a loader's
+ *  decoded chunk, a vls_get_many buffer) into the batch; element types are kept (float32 stays
+ *  float32, the float64 energy stays float64), except that atom types widen to int64
+ *  (what nn.Embedding and torch indexing take).
+ *
+ *  An optional field is never dropped for the whole batch because some frames lack it: every
+ *  array below is always present, a frame lacking the field is filled (NaN for energy, forces,
+ *  stress and charges; 0 for cell and pbc) and its has_<field> mask entry is 0.
+ *
+ *  All frames of a batch must have the same ncodim (coordinates per site; 3 for ordinary
+ *  space); D below is that value (3 for an empty batch).
+ *
+ *  index  name            dtype    shape        meaning
+ *  POS           pos             float32  ΣN x D       positions
+ *  FORCES        forces          float32  ΣN x D       forces (NaN rows: has_forces = 0)
+ *  ATOMIC_NUMBERS atomic_numbers int64    ΣN           the frames' site types
+ *  MASSES        masses          float32  ΣN
+ *  CHARGES       charges         float32  ΣN           (NaN: has_charges = 0)
+ *  BATCH         batch           int64    ΣN           atom -> frame index (0..B-1)
+ *  NATOMS        natoms          int64    B            atoms per frame
+ *  PTR           ptr             int64    B+1          frame i's atoms are [ptr[i], ptr[i+1])
+ *  ENERGY        energy          float64  B            (NaN: has_energy = 0)
+ *  CELL          cell            float32  B x 3 x 3    lattice vectors as rows (0: has_cell = 0)
+ *  PBC           pbc             bool     B x 3        periodic along a, b, c (0 when absent)
+ *  STRESS        stress          float32  B x 3 x 3    (NaN: has_stress = 0)
+ *  HAS_ENERGY .. HAS_CHARGES     bool     B            per-frame presence masks
+ *  KEYS          keys            uint8    Σ key bytes  the records' keys back to back
+ *  KEY_PTR       key_ptr         int64    B+1          key i is keys[key_ptr[i], key_ptr[i+1])
+ *  bool is one byte holding 0 or 1. Every array starts 64-byte aligned.
+ *  Each array reports its dtype: a later frame format with float64 positions, forces, cell or
+ *  stress will report VLS_DTYPE_F64 for those arrays rather than change their meaning. */
+enum {
+    VLS_BATCH_POS,
+    VLS_BATCH_FORCES,
+    VLS_BATCH_ATOMIC_NUMBERS,
+    VLS_BATCH_MASSES,
+    VLS_BATCH_CHARGES,
+    VLS_BATCH_BATCH,
+    VLS_BATCH_NATOMS,
+    VLS_BATCH_PTR,
+    VLS_BATCH_ENERGY,
+    VLS_BATCH_CELL,
+    VLS_BATCH_PBC,
+    VLS_BATCH_STRESS,
+    VLS_BATCH_HAS_ENERGY,
+    VLS_BATCH_HAS_FORCES,
+    VLS_BATCH_HAS_CELL,
+    VLS_BATCH_HAS_PBC,
+    VLS_BATCH_HAS_STRESS,
+    VLS_BATCH_HAS_CHARGES,
+    VLS_BATCH_KEYS,
+    VLS_BATCH_KEY_PTR,
+    VLS_BATCH_NARRAYS /* number of arrays in a batch */
+};
+
+/* Element types of batch arrays. */
+enum { VLS_DTYPE_BOOL = 1, VLS_DTYPE_U8, VLS_DTYPE_I64, VLS_DTYPE_F32, VLS_DTYPE_F64 };
+
+/*! vls_batch_array : one array of a frame batch (C order). */
+typedef struct vls_batch_array {
+    const char *name;  /* "pos", "forces", ... (static storage) */
+    void *data;        /* the elements; 64-byte aligned */
+    uint64_t offset;   /* data's offset from the start of the batch's memory */
+    uint64_t nbytes;   /* itemsize * the product of shape[0..ndim) */
+    uint64_t shape[3];
+    uint32_t ndim;     /* 1..3 */
+    uint32_t dtype;    /* VLS_DTYPE_* */
+} vls_batch_array;
+
+/*! vls_frame_batch : B frames as arrays (see "Frame batches" above). */
+typedef struct vls_frame_batch {
+    uint64_t nframes;      /* B */
+    uint64_t natoms_total; /* ΣN */
+    uint32_t ncodim;       /* D */
+    uint32_t reserved;
+    uint64_t nbytes;       /* the batch's memory in use: the end of the last array */
+    vls_batch_array arrays[VLS_BATCH_NARRAYS];
+} vls_frame_batch;
+
+/*! vls_frame_batch_collate() :
+ *  Collates the frame records recs[0..n) (data/len, key/klen; file and index are ignored) into
+ *  the caller's memory buf[0..cap), which must be 64-byte aligned, and describes the arrays
+ *  in *out (pointers into buf).
+ *  Ownership : nothing retained; buf is the caller's.   Threads : safe (no shared state).
+ *  Cost : one verification and one copy of each record's arrays.
+ *  A failure is described in the calling thread's handle-less message, vls_errmsg(NULL) (also
+ *  vls_loader_errmsg(NULL)), naming the record by its position and key.
+ * @return : 0; VLS_E_TOOSMALL when cap is less than the bytes needed, which are stored in
+ *  *needed (always set when needed is not NULL); VLS_E_CORRUPT or VLS_E_TRUNCATED (as
+ *  vls_frame_verify) when a record is not a valid frame; VLS_E_INVAL for NULL arguments, an
+ *  unaligned buf, or frames of different ncodim. */
+VLS_API int vls_frame_batch_collate(const vls_record *recs, size_t n, void *buf, size_t cap,
+                                    size_t *needed, vls_frame_batch *out);
+
+/*! vls_loader_next_frames() :
+ *  vls_loader_next() with the batch's records collated (vls_frame_batch_collate) into memory
+ *  the loader owns and reuses: n_buffers sets, used in turn. *batch and its arrays stay valid
+ *  until n_buffers further vls_loader_next_frames() calls on this loader, or until
+ *  vls_loader_close(); vls_loader_start_epoch() and vls_loader_seek() do not invalidate them.
+ *  A set grows (and is never shrunk) to hold the largest batch it has served.
+ *  Mixing with vls_loader_next() is allowed: each call takes the next batch of the epoch.
+ * @return : 1 with a batch; 0 at the end of the epoch; a negative VLS_E_… code (as
+ *  vls_loader_next, or the errors of vls_frame_batch_collate, VLS_E_NOMEM);
+ *  vls_loader_errmsg() says which record. After a collation error the loader has moved past
+ *  that batch. */
+VLS_API int vls_loader_next_frames(vls_loader *ld, const vls_frame_batch **batch);
 
 #ifdef __cplusplus
 }

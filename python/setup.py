@@ -85,7 +85,7 @@ libs = pkg_config("--libs", "blosc", "libxxhash")
 print(f"vlstore: C library from {where}", file=sys.stderr)
 
 # The extension's own files (python/src/core.h says what each holds).
-EXTENSION_SOURCES = ["module.c", "store.c", "frame.c", "loader.c"]
+EXTENSION_SOURCES = ["module.c", "store.c", "frame.c", "batch.c", "loader.c"]
 
 core = Extension(
     "vlstore._core",

@@ -14,38 +14,11 @@ TMP=$(mktemp -d "${VLS_TEST_TMP:-/tmp}/cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL (line ${BASH_LINENO[1]}): $*" >&2
-}
-check() { # check DESCRIPTION cmd... : passes when cmd exits 0
-    local what=$1
-    shift
-    if "$@"; then ok; else bad "$what"; fi
-}
-expect_exit() { # expect_exit CODE cmd... : stdout in $TMP/out, stderr in $TMP/err
-    local want=$1 got=0
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
-    if [ "$got" -eq "$want" ]; then
-        ok
-    else
-        bad "exit $got, wanted $want: $* — stderr: $(head -c 300 "$TMP/err")"
-    fi
-}
-err_has() { # err_has TEXT : the last command's stderr contains TEXT
-    if grep -qF -- "$1" "$TMP/err"; then ok; else bad "stderr lacks '$1': $(head -c 300 "$TMP/err")"; fi
-}
-out_is_empty() { if [ ! -s "$TMP/out" ]; then ok; else bad "stdout not empty: $(head -c 100 "$TMP/out")"; fi; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 size() { stat -c %s "$1"; }
 json() { # json FIELD : a field of the last command's stdout, parsed as JSON
     "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$TMP/out" "$1"
-}
-is() { # is DESCRIPTION GOT WANTED
-    if [ "$2" == "$3" ]; then ok; else bad "$1: got '$2', wanted '$3'"; fi
 }
 gen() { # gen FILE LEN SEED : deterministic pseudo-random bytes (incompressible)
     "$PY" -c '
@@ -246,7 +219,7 @@ expect_exit 1 "$VLSTORE" put host.vls k a.txt
 check "put left the short foreign file alone" cmp -s host.vls host.orig
 if ! grep -q "not a vlstore file" "$TMP/err"; then
     # A file shorter than the 64-byte header is reported as truncated, even when its first bytes
-    # are not the magic (src/store/store.c, vls_open). Accepted here; see the test's report.
+    # are not the magic (src/store/open.c, vls_open). Accepted here; see the test's report.
     check "short foreign file: a reason is given" grep -q "truncated" "$TMP/err"
     echo "note: a short non-vlstore file is reported as: $(cat "$TMP/err")"
 fi
@@ -462,5 +435,4 @@ else
     err_has "make bench"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -191,7 +191,7 @@ int main(void)
         }
         free(copy);
         printf("%s: %zu-byte store, every %zu-th truncation, %ld bit flips, wrong bytes returned: %ld\n",
-               vls_codec_name(codecs[c]), orig_len, step, flips, wrong_bytes - before_wrong);
+               vls_compressor_name(codecs[c]), orig_len, step, flips, wrong_bytes - before_wrong);
     }
     printf("opened %ld damaged copies (loader epochs over %ld), %ld refused at open; flips "
            "reported %ld, not reported %ld (flips in padding bytes or in a superseded commit's "

@@ -623,7 +623,7 @@ int main(void)
         opts.chunk_size = configs[c].chunk << (r / nconf); /* long: bigger chunks, */
         opts.block_size = 1024 << (r / nconf);
         scale = 1 + 3 * (r / nconf); /* and bigger records (more chunk writes per put) */
-        printf("codec %s, placement %s, chunk %u, records x%zu:\n", vls_codec_name(opts.codec),
+        printf("codec %s, placement %s, chunk %u, records x%zu:\n", vls_compressor_name(opts.codec),
                vls_placement_name(opts.placement), opts.chunk_size, scale);
         run_all();
     }

@@ -12,31 +12,8 @@ TMP=$(mktemp -d "${VLS_TEST_TMP:-/tmp}/examples.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL (line ${BASH_LINENO[1]}): $*" >&2
-}
-check() { # check DESCRIPTION cmd... : passes when cmd exits 0
-    local what=$1
-    shift
-    if "$@"; then ok; else bad "$what"; fi
-}
-expect_exit() { # expect_exit CODE cmd... : stdout in $TMP/out, stderr in $TMP/err
-    local want=$1 got=0
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
-    if [ "$got" -eq "$want" ]; then
-        ok
-    else
-        bad "exit $got, wanted $want: $* — stderr: $(head -c 300 "$TMP/err")"
-    fi
-}
-out_has() { # out_has TEXT : the last command's stdout contains TEXT
-    if grep -qF -- "$1" "$TMP/out"; then ok; else bad "stdout lacks '$1': $(head -c 600 "$TMP/out")"; fi
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 count_is() { # count_is N TEXT : TEXT occurs on exactly N lines of the last stdout
     local got
     got=$(grep -cF -- "$2" "$TMP/out" || true)
@@ -90,5 +67,4 @@ check "demo names its temporary store" test -n "$tmpstore"
 check "demo removes its temporary store" test ! -e "$tmpstore"
 expect_exit 2 "$VLSTORE" demo a b
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -5,10 +5,10 @@ set -uo pipefail
 V=${VLSTORE:?}
 T=${VLS_TEST_TMP:-/tmp}/frame_cli.$$
 mkdir -p "$T"
-pass=0 fail=0
-ok() { if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $*" >&2; fi; }
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 X=/usr/share/doc/xcrysden/examples/XYZ
-[ -f $X/anim.xyz ] || { echo "missing $X/anim.xyz: apt-get install xcrysden-data" >&2; exit 1; }
+[ -f $X/anim.xyz ] || skip_test "missing $X/anim.xyz: apt-get install xcrysden-data (scripts/deps.sh test)"
 
 ok "$V" import-xyz "$T/s.vls" $X/anim.xyz $X/bucky.xyz --commit-every 2
 ok test "$("$V" ls "$T/s.vls" | wc -l)" -eq 6          # 5 benzene frames + C60
@@ -36,5 +36,4 @@ ok grep -q "not a valid frame" "$T/err"
 "$V" show "$T/s.vls" nokey 2>/dev/null; ok test $? -eq 1
 "$V" import-xyz 2>/dev/null; ok test $? -eq 2
 rm -rf "$T"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -17,40 +17,26 @@ golden="$src/tests/golden/frame"
 checker="$src/tests/frame_interop_check.py"
 rm -rf "$tmp" && mkdir -p "$tmp"
 
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if ! command -v flatc >/dev/null; then
-  echo "test_frame_flatc: flatc not found: install the Debian package flatbuffers-compiler (scripts/deps.sh test)" >&2
-  exit 1
+  skip_test "flatc not found: install the Debian package flatbuffers-compiler (scripts/deps.sh test)"
 fi
 if ! /usr/bin/python3 -c 'import flatbuffers' 2>/dev/null; then
-  echo "test_frame_flatc: /usr/bin/python3 cannot import flatbuffers: install python3-flatbuffers" >&2
-  exit 1
+  skip_test "/usr/bin/python3 cannot import flatbuffers: install python3-flatbuffers (scripts/deps.sh test)"
 fi
 echo "using $(flatc --version)"
-
-pass=0
-fail=0
-check() {
-  local what="$1"
-  shift
-  if "$@" >"$tmp/last.log" 2>&1; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAILED: $what: $*" >&2
-    cat "$tmp/last.log" >&2
-  fi
-}
 
 # 1. Code generation. (Optional scalars, used for `energy`, are not supported by flatc 2.0.8's
 #    Dart, Lua, PHP and JSON-schema generators; see docs/FRAME.md.)
 for lang in cpp python rust go java csharp kotlin ts swift; do
-  check "flatc --$lang" flatc "--$lang" -o "$tmp/gen-$lang" "$schema"
+  check_quiet "flatc --$lang" flatc "--$lang" -o "$tmp/gen-$lang" "$schema"
 done
 
 # 2. Golden binaries, decoded by flatc and by Python.
 for name in vlstore-v1 flatc-v1 vlstore-v2 flatc-v2; do
-  check "flatc --json $name.bin" flatc --json --raw-binary --strict-json -o "$tmp" "$schema" -- "$golden/$name.bin"
-  check "compare $name" /usr/bin/python3 "$checker" "$tmp/gen-python" \
+  check_quiet "flatc --json $name.bin" flatc --json --raw-binary --strict-json -o "$tmp" "$schema" -- "$golden/$name.bin"
+  check_quiet "compare $name" /usr/bin/python3 "$checker" "$tmp/gen-python" \
     json "$golden/$name.json" "$tmp/$name.json" \
     bin "$golden/$name.json" "$golden/$name.bin"
 done
@@ -59,12 +45,11 @@ done
 for v in v1 v2; do
   mkdir -p "$tmp/rt-$v"
   cp "$golden/vlstore-$v.json" "$tmp/rt-$v/golden.json"
-  check "flatc -b golden-$v.json" flatc -b -o "$tmp/rt-$v" "$schema" "$tmp/rt-$v/golden.json"
-  check "flatc --json golden-$v.bin" flatc --json --raw-binary --strict-json -o "$tmp/rt-$v/out" "$schema" -- "$tmp/rt-$v/golden.bin"
-  check "compare round trip $v" /usr/bin/python3 "$checker" "$tmp/gen-python" \
+  check_quiet "flatc -b golden-$v.json" flatc -b -o "$tmp/rt-$v" "$schema" "$tmp/rt-$v/golden.json"
+  check_quiet "flatc --json golden-$v.bin" flatc --json --raw-binary --strict-json -o "$tmp/rt-$v/out" "$schema" -- "$tmp/rt-$v/golden.bin"
+  check_quiet "compare round trip $v" /usr/bin/python3 "$checker" "$tmp/gen-python" \
     json "$golden/vlstore-$v.json" "$tmp/rt-$v/out/golden.json" \
     bin "$golden/vlstore-$v.json" "$tmp/rt-$v/golden.bin"
 done
 
-echo "test_frame_flatc: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

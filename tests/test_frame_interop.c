@@ -589,9 +589,9 @@ static void direction_b(void) {
         CHECK(buf != NULL);
         if (!buf) continue;
         vls_frame v;
-        char msg[160], why[160] = "";
-        int rc = vls_frame_view_msg(buf, len, &v, msg, sizeof msg);
-        if (rc) fprintf(stderr, "%s: %s\n", path, msg);
+        char why[160] = "";
+        int rc = vls_frame_view(buf, len, &v);
+        if (rc) fprintf(stderr, "%s: %s\n", path, vls_errmsg(NULL));
         CHECK(rc == VLS_OK);
         int same = rc == VLS_OK && same_values(&frames[idx].f, &v, why, sizeof why);
         if (!same) fprintf(stderr, "%s: differs in %s\n", path, why);

@@ -140,9 +140,8 @@ static void test_round_trip_float64_and_props(void) {
     size_t len;
     CHECK(vls_frame_encode_alloc(&f, &buf, &len) == VLS_OK);
     CHECK(len == vls_frame_encoded_size(&f) && len % 4 == 0);
-    char msg[200];
-    int rc = vls_frame_view_msg(buf, len, &v, msg, sizeof msg);
-    if (rc) fprintf(stderr, "view: %s\n", msg);
+    int rc = vls_frame_view(buf, len, &v);
+    if (rc) fprintf(stderr, "view: %s\n", vls_errmsg(NULL));
     CHECK(rc == VLS_OK && v.aligned == 1);
     /* float64 in, float64 out: the float32 pointers stay NULL */
     CHECK(!v.positions && !v.forces && !v.masses && !v.cell && !v.stress && !v.charges);

@@ -20,24 +20,8 @@ trap 'rm -rf "$TMP"' EXIT
 GOLDEN=$SRC/tests/golden
 PY=/usr/bin/python3
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-}
-check() { # check DESCRIPTION cmd... : passes when cmd exits 0
-    local what=$1
-    shift
-    if "$@"; then ok; else bad "$what"; fi
-}
-expect_exit() { # expect_exit CODE cmd... : passes when cmd exits with CODE (output in $TMP/out, err)
-    local want=$1 got=0
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "exit $got, wanted $want: $* ($(head -c 300 "$TMP/err"))"; fi
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 directive() { # directive FILE NAME : the values of "# NAME: value" lines
     sed -n "s/^# $2: //p" "$1"
 }
@@ -113,7 +97,7 @@ if bad:
         expect_exit 0 "$PY" "$GOLDEN/vls_read.py" "$S"
         check "$name: vls_read.py (FORMAT.md) agrees" cmp -s "$TMP/out" "$work/listing"
     else
-        echo "skipping vls_read.py: python3 with libxxhash/libblosc not available"
+        skip "$name: vls_read.py needs libxxhash.so.0 and libblosc.so.1 (scripts/deps.sh build)"
     fi
 
     # an old file stays writable: append to a copy, everything old still reads
@@ -132,5 +116,4 @@ if bad:
     done < "$work/listing"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

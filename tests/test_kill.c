@@ -150,7 +150,7 @@ static uint64_t check_store(const char *path, uint64_t acked, int full_verify,
         size_t len = 0;
         key_of(m, key);
         if (m < sample_below && test_rand(&rs) % sample_below >= 32) {
-            if (vls_contains(s, key, strlen(key)) != 1) {
+            if (test_has_key(s, key) != 1) {
                 fprintf(stderr, "  record %llu: gone\n", (unsigned long long)m);
                 wrong++;
             }

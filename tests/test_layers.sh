@@ -10,31 +10,36 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=${VLS_SOURCE_DIR:-$here/..}
 cd "$root"
 
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+include_allowed() { # include_allowed DIR INCLUDE
+    local dir=$1 inc=$2
+    case "$inc" in
+    vlstore.h | vlstore_*.h) return 0 ;; # public API
+    esac
+    if [ -e "$dir/$inc" ] && [ "$(dirname "$dir/$inc")" = "$dir" ]; then
+        return 0 # own folder
+    fi
+    case "$dir" in
+    src/store | src/frame | src/depot | src/loader)
+        case "$inc" in common/*.h) [ -e "src/$inc" ] && return 0 ;; esac ;;
+    esac
+    return 1
+}
+
 checked=0
-fail=0
 for f in src/*/*.[ch] cli/*.[ch] bench/*.[ch] examples/*.c python/src/*.[ch]; do
     [ -e "$f" ] || continue
     dir=$(dirname "$f")
     while IFS= read -r inc; do
         checked=$((checked + 1))
-        case "$inc" in
-        vlstore.h | vlstore_*.h) continue ;; # public API
-        esac
-        if [ -e "$dir/$inc" ] && [ "$(dirname "$dir/$inc")" = "$dir" ]; then
-            continue # own folder
+        if include_allowed "$dir" "$inc"; then
+            ok
+        else
+            bad "$f includes \"$inc\" (not a public header, its own folder or src/common/)"
         fi
-        case "$dir" in
-        src/store | src/frame | src/depot | src/loader)
-            case "$inc" in common/*.h) [ -e "src/$inc" ] && continue ;; esac ;;
-        esac
-        echo "FAIL: $f includes \"$inc\" (not a public header, its own folder or src/common/)" >&2
-        fail=$((fail + 1))
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f")
 done
 
-echo "test_layers: $checked includes checked, $fail broken"
-if [ "$checked" -eq 0 ]; then
-    echo "FAIL: no include was checked (wrong source dir? $root)" >&2
-    exit 1
-fi
-[ "$fail" -eq 0 ]
+echo "test_layers: $checked includes checked, $fail broken (source dir $root)"
+finish

@@ -114,7 +114,7 @@ static int run_all_ranks(const dataset *d, const vls_loader_options *base)
         vls_loader *ld;
         int rc = vls_loader_open(d->paths, nf, &o, &ld);
         if (rc != VLS_OK) {
-            fprintf(stderr, "open: %s\n", vls_loader_open_errmsg());
+            fprintf(stderr, "open: %s\n", vls_loader_errmsg(NULL));
             free(seen);
             return 0;
         }
@@ -378,12 +378,12 @@ static void errors(const dataset *d)
     vls_loader_options_init(&o);
     o.batch_size = 0;
     CHECK(vls_loader_open(d->paths, 1, &o, &ld) == VLS_E_INVAL && ld == NULL);
-    CHECK(strstr(vls_loader_open_errmsg(), "batch_size") != NULL);
+    CHECK(strstr(vls_loader_errmsg(NULL), "batch_size") != NULL);
     vls_loader_options_init(&o);
     o.rank = 2;
     o.world = 2;
     CHECK(vls_loader_open(d->paths, 1, &o, &ld) == VLS_E_INVAL);
-    CHECK(strstr(vls_loader_open_errmsg(), "rank 2 of world 2") != NULL);
+    CHECK(strstr(vls_loader_errmsg(NULL), "rank 2 of world 2") != NULL);
     vls_loader_options_init(&o);
     o.struct_size = 3;
     CHECK(vls_loader_open(d->paths, 1, &o, &ld) == VLS_E_INVAL);
@@ -391,7 +391,7 @@ static void errors(const dataset *d)
     const char *missing[] = {d->paths[0], test_path("no-such-store.vls")};
     vls_loader_options_init(&o);
     CHECK(vls_loader_open(missing, 2, &o, &ld) == VLS_E_NOTFOUND || ld == NULL);
-    CHECK(ld == NULL && strstr(vls_loader_open_errmsg(), "no-such-store.vls") != NULL);
+    CHECK(ld == NULL && strstr(vls_loader_errmsg(NULL), "no-such-store.vls") != NULL);
 
     /* an empty store: no batches, no error */
     const char *empty = test_path("empty.vls");

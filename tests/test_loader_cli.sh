@@ -13,13 +13,8 @@ TMP=$(mktemp -d "${VLS_TEST_TMP:-/tmp}/epoch.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-pass=0
-fail=0
-check() { # check DESCRIPTION cmd...
-    local what=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what" >&2; fi
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 # two stores of files of varied sizes (many chunks each: 64 KiB of random text per 20 files)
 for s in a b; do
@@ -64,5 +59,4 @@ code=0; "$VLSTORE" epoch a.vls missing.vls 2> err || code=$?
 check "a missing store fails" test "$code" -eq 1
 check "the message names the missing store" grep -q "missing.vls" err
 
-echo "test_loader_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+finish

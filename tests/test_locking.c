@@ -173,7 +173,7 @@ static void reader_during_appends(long commits, long *refreshes_out, long *chang
         done = waitpid(pid, &st, WNOHANG) == pid; /* one more refresh after the child is done */
         CHECK_OK(r, vls_refresh(r));
         refreshes++;
-        vls_stat s;
+        vls_stat s = {.struct_size = sizeof s};
         CHECK_OK(r, vls_stat_get(r, &s));
         uint64_t n = vls_count(r);
         went_back += n < seen || s.commits < last_commit;
@@ -187,7 +187,7 @@ static void reader_during_appends(long commits, long *refreshes_out, long *chang
         /* exactly ids 0 .. n-1: id n is not there */
         char key[24];
         key_of(n, key);
-        bad += vls_contains(r, key, strlen(key)) != 0;
+        bad += test_has_key(r, key) != 0;
         seen = n;
         last_commit = s.commits;
         usleep(200); /* let the writer run */

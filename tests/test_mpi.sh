@@ -7,9 +7,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VLSTORE=${VLSTORE:-$here/../build/vlstore}
 MPI_EPOCH=$VLS_BUILD_DIR/examples/mpi_epoch
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 if [ ! -x "$MPI_EPOCH" ] || ! command -v mpirun > /dev/null; then
-    echo "test_mpi: MPI is not installed (apt-get install libopenmpi-dev openmpi-bin)" >&2
-    exit 1
+    skip_test "MPI is not installed (apt-get install libopenmpi-dev openmpi-bin; scripts/deps.sh test)"
 fi
 mkdir -p "${VLS_TEST_TMP:-/tmp}"
 TMP=$(mktemp -d "${VLS_TEST_TMP:-/tmp}/mpi.XXXXXX")
@@ -29,18 +30,14 @@ done
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 # OpenMPI refuses root unless told; --oversubscribe lets 4 ranks share 2 cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-pass=0
-fail=0
 for n in 4 3; do
     if mpirun -n $n "$MPI_EPOCH" a.vls b.vls --epochs 2 --batch-size 16 --seed 3 > out 2> err &&
        grep -q "500 records, $n ranks, 2 epochs: every record exactly once: yes" out; then
-        pass=$((pass + 1))
+        ok
     else
-        fail=$((fail + 1))
-        echo "FAIL: $n ranks" >&2
+        bad "$n ranks"
         cat out err >&2
     fi
     cat out
 done
-echo "test_mpi: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+finish

@@ -12,7 +12,11 @@
 # libraries are not built for it and would only slow the run down).
 # Env: VLS_SOURCE_DIR, VLS_BUILD_DIR (required), VLS_TEST_TMP (scratch), VLSTORE (the CLI,
 # for the CLI interop test). Extra pytest arguments: VLS_PYTEST_ARGS.
+# Verdict (tests/lib.sh): pytest's passed/failed/skipped counts; any skipped test (a package
+# missing here, say) makes the whole test report Skipped (exit 77), never a silent pass.
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 src="${VLS_SOURCE_DIR:?VLS_SOURCE_DIR must name the source tree}"
 bld="${VLS_BUILD_DIR:?VLS_BUILD_DIR must name the CMake build dir}"
@@ -27,8 +31,7 @@ done
 [ -f "$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] ||
   missing+=(python3-dev)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "test_python: Debian packages missing: ${missing[*]} (scripts/deps.sh test installs them)" >&2
-  exit 1
+  skip_test "Debian packages missing: ${missing[*]} (scripts/deps.sh test installs them)"
 fi
 
 # Build into the scratch dir; setup.py links $bld/libvlstore.a (see python/setup.py).
@@ -62,6 +65,22 @@ if [ -n "$sanitize" ]; then
 fi
 
 cd "$tmp"
+rc=0
 # shellcheck disable=SC2086
 PYTHONPATH="$tmp/lib" PYTHONDONTWRITEBYTECODE=1 \
-  "$py" -m pytest "${pytest_args[@]}" ${VLS_PYTEST_ARGS:-} "$src/python/tests"
+  "$py" -m pytest "${pytest_args[@]}" --junit-xml="$tmp/junit.xml" ${VLS_PYTEST_ARGS:-} \
+  "$src/python/tests" || rc=$?
+if [ ! -s "$tmp/junit.xml" ]; then
+  bad "pytest exited $rc without writing its report"
+  finish
+fi
+read -r tests failed skipped < <(unset LD_PRELOAD; "$py" -c '
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+s = root if root.tag == "testsuite" else root.find("testsuite")
+n = lambda k: int(s.get(k, 0))
+print(n("tests"), n("failures") + n("errors"), n("skipped"))' "$tmp/junit.xml")
+pass=$((tests - failed - skipped))
+fail=$failed
+[ "$rc" -eq 0 ] || [ "$failed" -ne 0 ] || bad "pytest exited $rc"
+finish

@@ -351,7 +351,7 @@ int main(void)
             com = cur;
             CHECK_OK(NULL, vls_compact_file(path, NULL));
             CHECK_OK(NULL, vls_open(path, VLS_RDWR | nosync, NULL, &s));
-            vls_stat st;
+            vls_stat st = {.struct_size = sizeof st};
             CHECK_OK(s, vls_stat_get(s, &st));
             if (st.dead_bytes != 0 || !check_all(s, &com))
                 fail_step(step, "after compaction the store differs from the model");
@@ -388,7 +388,7 @@ int main(void)
             break;
         }
         default: { /* stat */
-            vls_stat st;
+            vls_stat st = {.struct_size = sizeof st};
             uint64_t bytes = 0;
             for (int i = 0; i < NK; i++)
                 bytes += cur.present[i] ? cur.len[i] : 0;

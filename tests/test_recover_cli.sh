@@ -13,21 +13,8 @@ TMP=$(mktemp -d "${VLS_TEST_TMP:-/tmp}/recover-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL (line ${BASH_LINENO[1]}): $*" >&2
-}
-expect_exit() { # expect_exit CODE cmd... : stdout in $TMP/out, stderr in $TMP/err
-    local want=$1 got=0
-    shift
-    "$@" >"$TMP/out" 2>"$TMP/err" || got=$?
-    if [ "$got" -eq "$want" ]; then ok; else bad "exit $got, wanted $want: $* — $(head -c 300 "$TMP/err")"; fi
-}
-err_has() { if grep -qF -- "$1" "$TMP/err"; then ok; else bad "stderr lacks '$1': $(head -c 300 "$TMP/err")"; fi; }
-out_has() { if grep -qF -- "$1" "$TMP/out"; then ok; else bad "stdout lacks '$1': $(head -c 300 "$TMP/out")"; fi; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 gen() { # gen FILE LEN SEED : deterministic incompressible bytes
     "$PY" -c '
 import random, sys
@@ -118,5 +105,4 @@ err_has "cannot be named"
 out_has "recovered 7 records"
 same_records r5.vls a0 a1 a2 a3 b0 b1 b2
 
-echo "test_recover_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -138,7 +138,7 @@ int main(void)
                     CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
                     expect_all(s, r, NREC);
                     CHECK_OK(s, vls_verify(s, NULL, NULL, NULL));
-                    vls_stat st;
+                    vls_stat st = {.struct_size = sizeof st};
                     CHECK_OK(s, vls_stat_get(s, &st));
                     CHECK(st.options.codec == codecs[c] && st.options.placement == place &&
                           st.options.chunk_size == CHUNK);

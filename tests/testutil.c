@@ -1,5 +1,6 @@
 /* testutil.c — see testutil.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 
 #include "testutil.h"
 
-long test_passed, test_failed;
+long test_passed, test_failed, test_skipped;
 
 const char *test_path(const char *name)
 {
@@ -53,8 +54,32 @@ void test_fill(void *buf, size_t len, uint64_t seed, int compressible)
     }
 }
 
+void test_skip(const char *fmt, ...)
+{
+    va_list ap;
+    test_skipped++;
+    fputs("SKIP: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 int test_done(const char *name)
 {
-    printf("%s: %ld passed, %ld failed\n", name, test_passed, test_failed);
-    return test_failed ? 1 : 0;
+    printf("%s: %ld passed, %ld failed, %ld skipped\n", name, test_passed, test_failed,
+           test_skipped);
+    if (test_failed)
+        return 1;
+    if (test_passed == 0 && test_skipped == 0) {
+        fprintf(stderr, "%s: FAIL: no check ran\n", name);
+        return 1;
+    }
+    return test_skipped ? 77 : 0;
+}
+
+int test_has_key(vls_store *s, const char *key)
+{
+    int found = 0;
+    return vls_contains(s, key, strlen(key), &found) == VLS_OK ? found : -1;
 }

@@ -1,5 +1,6 @@
 /* testutil.h — the small harness every C test uses: CHECK counts and reports, scratch paths,
- * deterministic random bytes. Each test ends with test_done(), printing "N passed, M failed". */
+ * deterministic random bytes. Each test ends with test_done(), printing
+ * "N passed, M failed, S skipped". */
 #ifndef VLS_TESTUTIL_H
 #define VLS_TESTUTIL_H
 
@@ -8,7 +9,7 @@
 
 #include "vlstore.h"
 
-extern long test_passed, test_failed;
+extern long test_passed, test_failed, test_skipped;
 
 #define CHECK(cond)                                                                        \
     do {                                                                                   \
@@ -38,8 +39,14 @@ extern long test_passed, test_failed;
 /* A fresh path under the scratch directory ($VLS_TEST_TMP or /tmp), removed if present. */
 const char *test_path(const char *name);
 uint64_t test_rand(uint64_t *state);
+/* vls_contains() as a value: 1 present, 0 absent, -1 when the call failed (never "present"). */
+int test_has_key(vls_store *s, const char *key);
 void test_fill(void *buf, size_t len, uint64_t seed, int compressible);
-/* Prints the summary line and returns the exit status. */
+/* Counts a check that cannot run here (a package is missing), printing why: the test then
+ * reports "Skipped" to ctest (exit 77), never a pass. */
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the summary line and returns the exit status: 1 when a check failed or none ran at all
+ * (a test that proved nothing fails), 77 (ctest's SKIP_RETURN_CODE) when one was skipped, else 0. */
 int test_done(const char *name);
 
 #endif

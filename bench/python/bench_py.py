@@ -30,18 +30,44 @@ Every engine's get and epoch decode frames to numpy arrays; every get is checked
 source arrays (outside the timed region) and every epoch must serve each frame once. Reads
 are warm (the files were just written; the page cache holds them).
 
+The training suite (--suite train) measures what a training loop gets: one shuffled epoch
+in batches of 64, each engine in its own process (so each peak RSS is its own), runs
+interleaved engine after engine, the median of --repeat. Same work per frame everywhere:
+the frame's positions, forces and atomic numbers delivered as arrays and touched (the first
+element of each frame's pos, forces and atomic_numbers is read; a collated batch does that
+with one fancy index per field over its `ptr`).
+  vlstore-collate     BlockShuffleBatch(4, 64, path, collate=True): C-collated batch dicts
+  vlstore-collate-1t  the same with prefetch=False: everything on the calling thread
+  vlstore-lists       BlockShuffleBatch(4, 64, Depot).keyed(): one BackedAtomicData per frame
+  lmdb-pickle         LMDB of pickled dicts of numpy arrays (the fairchem way), txn.get +
+                      pickle.loads per frame, shuffled key order
+  lmdb-msgpack        LMDB of msgpack maps (arrays as bin), unpackb + np.frombuffer
+  msgpack-file        one msgpack file + offsets, pread + unpackb + np.frombuffer
+  c-loader            `vlstore epoch` (the C loader alone, no frame decoding; prefetch on one
+                      background thread) and c-loader-1t (--no-prefetch: one thread)
+  torch-framebatches-wK   DataLoader(FrameBatches(path, 64), batch_size=None, num_workers=K)
+  torch-lmdb-pickle-wK    DataLoader(map-style LMDB + pickle dataset, batch_size=64,
+                          shuffle=True, num_workers=K, collate_fn=torch.cat of the fields)
+Peak RSS is the worker process's ru_maxrss; "base" is its RSS before the epoch (interpreter,
+numpy, torch, open files), so peak - base is what the epoch itself held.
+
 Usage:
-  PYTHONPATH=<built vlstore> /usr/bin/python3 bench/python/bench_py.py [--size MiB]
-      [--gets N] [--seed S] [--dir DIR] [--out DIR] [--engines a,b,...] [--no-plot]
-Writes OUT/results.md, OUT/results.dat and OUT/results.png (gnuplot); OUT defaults to the
-directory of this script. Debian packages: python3-h5py python3-msgpack python3-lmdb
-gnuplot-nox (scripts/deps.sh bench).
+  PYTHONPATH=<built vlstore> /usr/bin/python3 bench/python/bench_py.py [--suite store|train|all]
+      [--size MiB] [--gets N] [--seed S] [--dir DIR] [--out DIR] [--engines a,b,...]
+      [--repeat N] [--no-plot]
+Writes OUT/results.md, .dat, .png (store suite) and OUT/train.md, .dat, .png (training
+suite, gnuplot); OUT defaults to build/bench-python under the repository root (untracked:
+give --out bench/python to refresh the published store-suite results). Debian packages:
+python3-h5py python3-msgpack python3-lmdb gnuplot-nox (scripts/deps.sh bench), python3-torch.
 """
 import argparse
 import datetime
+import json
 import os
+import pickle
 import platform
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -421,8 +447,20 @@ def main():
     ap.add_argument("--gets", type=int, default=5000, help="random gets (default 5000)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--dir", default=None, help="where the files go (default: a new temp dir)")
-    ap.add_argument("--out", default=here, help="results.md/.dat/.png go here")
-    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.dirname(here)),
+                                                  "build", "bench-python"),
+                    help="results go here (default: build/bench-python, untracked)")
+    ap.add_argument("--suite", choices=("store", "train", "all"), default="all",
+                    help="store: write/get/epoch vs h5py, msgpack, lmdb; train: the training "
+                    "path (batches of 64) vs LMDB + pickle/msgpack, separate processes; "
+                    "all: both (default)")
+    ap.add_argument("--vlstore-cli", default=None,
+                    help="the vlstore command, for the C loader's own rate (default: "
+                    "build/vlstore under the repository root)")
+    ap.add_argument("--train-worker", nargs=3, metavar=("ENGINE", "DIR", "SEED"),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--engines", default=None,
+                    help="comma-separated engines of the chosen suite (default: all)")
     ap.add_argument("--limit", type=float, default=30.0,
                     help="seconds after which the get and epoch phases stop (default 30; "
                     "such results are marked ~)")
@@ -430,8 +468,18 @@ def main():
                     help="writes and epochs per engine; the median is reported (default 3)")
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args()
+    if args.train_worker:
+        return train_worker(*args.train_worker)
+    if args.suite in ("train", "all"):
+        train_suite(args, here)
+    if args.suite in ("store", "all"):
+        store_suite(args, here)
 
-    names = [e for e in args.engines.split(",") if e]
+
+def store_suite(args, here):
+    names = [e for e in (args.engines or ",".join(ENGINES)).split(",") if e]
+    if args.suite == "all":
+        names = [e for e in names if e in ENGINES]
     for e in names:
         if e not in ENGINES:
             sys.exit(f"bench_py: unknown engine {e!r} (known: {', '.join(ENGINES)})")
@@ -557,6 +605,353 @@ def main():
           + (f", {png}" if plotted else ""))
     if any(r["check"] != "ok" for r in rows):
         sys.exit(1)
+
+
+# ---- the training suite ------------------------------------------------------------------
+TRAIN_ENGINES = ("vlstore-collate", "vlstore-collate-1t", "vlstore-lists", "lmdb-pickle",
+                 "lmdb-msgpack", "msgpack-file", "c-loader", "c-loader-1t",
+                 "torch-framebatches-w0", "torch-lmdb-pickle-w0", "torch-framebatches-w2",
+                 "torch-lmdb-pickle-w2")
+
+
+def frame_energy(i):
+    return -1000.0 - 0.5 * i
+
+
+def train_write(frames, d):
+    """Writes every engine's files into d; returns {engine family: (paths, seconds)}."""
+    import lmdb
+    import msgpack
+
+    out = {}
+    t = time.perf_counter()
+    p = os.path.join(d, "frames.vls")
+    with SChunkStore(p, mode="w") as s:
+        for i, (key, types, masses, pos, frc) in enumerate(frames):
+            s.put(key, BackedAtomicData.from_values(
+                name=key, masses=masses, atom_types=types, nsites=len(types), positions=pos,
+                forces=frc, energy=frame_energy(i)).raw)
+    out["vlstore"] = ([p], time.perf_counter() - t)
+    total = sum(32 * len(fr[1]) + 512 for fr in frames)
+    for fam, pack in (("lmdb-pickle", lambda i, fr: pickle.dumps(
+                          {"pos": fr[3], "forces": fr[4],
+                           "atomic_numbers": fr[1].astype(np.int64), "masses": fr[2],
+                           "natoms": len(fr[1]), "energy": frame_energy(i)},
+                          protocol=pickle.HIGHEST_PROTOCOL)),
+                      ("lmdb-msgpack", lambda i, fr: msgpack.packb(
+                          {"types": fr[1].tobytes(), "masses": fr[2].tobytes(),
+                           "pos": fr[3].tobytes(), "forces": fr[4].tobytes(),
+                           "energy": frame_energy(i)}))):
+        t = time.perf_counter()
+        p = os.path.join(d, fam + ".lmdb")
+        env = lmdb.open(p, map_size=max(4 * total, 1 << 26), subdir=True)
+        with env.begin(write=True) as txn:
+            for i, fr in enumerate(frames):
+                txn.put(fr[0].encode(), pack(i, fr))
+        env.sync(True)
+        env.close()
+        out[fam] = ([p], time.perf_counter() - t)
+    t = time.perf_counter()
+    p = os.path.join(d, "frames.msgpack")
+    offsets = [0]
+    with open(p, "wb") as f:
+        for i, (key, types, masses, pos, frc) in enumerate(frames):
+            b = msgpack.packb({"types": types.tobytes(), "masses": masses.tobytes(),
+                               "pos": pos.tobytes(), "forces": frc.tobytes(),
+                               "energy": frame_energy(i)})
+            f.write(b)
+            offsets.append(offsets[-1] + len(b))
+        f.flush()
+        os.fsync(f.fileno())
+    np.array(offsets, dtype=np.int64).tofile(p + ".idx")
+    out["msgpack-file"] = ([p, p + ".idx"], time.perf_counter() - t)
+    with open(os.path.join(d, "keys.json"), "w") as f:
+        json.dump([fr[0] for fr in frames], f)
+    return out
+
+
+def _msg_arrays(m):
+    return {"atomic_numbers": np.frombuffer(m["types"], np.int32),
+            "masses": np.frombuffer(m["masses"], np.float32),
+            "pos": np.frombuffer(m["pos"], np.float32).reshape(-1, 3),
+            "forces": np.frombuffer(m["forces"], np.float32).reshape(-1, 3),
+            "energy": m["energy"]}
+
+
+def _touch_frame(pos, forces, z):
+    """The per-frame work every engine does: read the frame's first position, force and type."""
+    return float(pos[0, 0]) + float(forces[0, 0]) + int(z[0])
+
+
+def _touch_batch(b):
+    """The same work for a collated batch (numpy or torch): one index per field."""
+    first = b["ptr"][:-1]
+    return (float(b["pos"][first, 0].sum()) + float(b["forces"][first, 0].sum())
+            + int(b["atomic_numbers"][first].sum()))
+
+
+def _shuffled_batches(keys, seed):
+    order = list(keys)
+    random.Random(seed).shuffle(order)
+    return [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
+
+
+class _LmdbPickleDataset:
+    """The fairchem way: a map-style dataset of pickled dicts in LMDB (opened per process)."""
+
+    def __init__(self, path, keys):
+        self.path, self.keys, self.txn = path, [k.encode() for k in keys], None
+
+    def __len__(self):
+        return len(self.keys)
+
+    def __getitem__(self, i):
+        import torch
+        if self.txn is None:
+            import lmdb
+            self.txn = lmdb.open(self.path, readonly=True, lock=False, subdir=True).begin()
+        d = pickle.loads(self.txn.get(self.keys[i]))
+        return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in d.items()}
+
+    def __getstate__(self):
+        return {"path": self.path, "keys": self.keys, "txn": None}
+
+
+def _cat_collate(samples):
+    import torch
+    natoms = torch.tensor([s["natoms"] for s in samples], dtype=torch.int64)
+    ptr = torch.zeros(len(samples) + 1, dtype=torch.int64)
+    ptr[1:] = torch.cumsum(natoms, 0)
+    return {"pos": torch.cat([s["pos"] for s in samples]),
+            "forces": torch.cat([s["forces"] for s in samples]),
+            "atomic_numbers": torch.cat([s["atomic_numbers"] for s in samples]),
+            "masses": torch.cat([s["masses"] for s in samples]),
+            "natoms": natoms, "ptr": ptr,
+            "batch": torch.repeat_interleave(torch.arange(len(samples)), natoms),
+            "energy": torch.tensor([s["energy"] for s in samples], dtype=torch.float64)}
+
+
+def train_worker(engine, d, seed):
+    """One epoch of one engine in this process; prints a JSON line."""
+    seed = int(seed)
+    keys = json.load(open(os.path.join(d, "keys.json")))
+    if engine.startswith("torch"):
+        import torch
+        torch.set_num_threads(1)
+    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    n = atoms = 0
+    t0 = time.perf_counter()
+    if engine in ("vlstore-collate", "vlstore-collate-1t"):
+        with BlockShuffleBatch(4, BATCH, os.path.join(d, "frames.vls"), collate=True,
+                               seed=seed, prefetch=engine == "vlstore-collate") as ld:
+            for b in ld:
+                _touch_batch(b)
+                n += len(b["natoms"])
+                atoms += int(b["ptr"][-1])
+    elif engine == "vlstore-lists":
+        with SChunkStore(os.path.join(d, "frames.vls"), mode="r") as s:
+            with BlockShuffleBatch(4, BATCH, Depot(BackedAtomicDataCodec, s), seed=seed) as ld:
+                for batch in ld.keyed():
+                    for _k, f in batch:
+                        _touch_frame(f.pos, f.forces, f.atom_types)
+                        n += 1
+                        atoms += f.n_sites
+    elif engine in ("lmdb-pickle", "lmdb-msgpack"):
+        import lmdb
+        import msgpack
+        txn = lmdb.open(os.path.join(d, engine + ".lmdb"), readonly=True, lock=False).begin()
+        for ks in _shuffled_batches(keys, seed):
+            if engine == "lmdb-pickle":
+                batch = [pickle.loads(txn.get(k.encode())) for k in ks]
+            else:
+                batch = [_msg_arrays(msgpack.unpackb(txn.get(k.encode()))) for k in ks]
+            for f in batch:
+                _touch_frame(f["pos"], f["forces"], f["atomic_numbers"])
+                n += 1
+                atoms += len(f["atomic_numbers"])
+    elif engine == "msgpack-file":
+        import msgpack
+        p = os.path.join(d, "frames.msgpack")
+        off = np.fromfile(p + ".idx", dtype=np.int64)
+        where = {k: (int(off[i]), int(off[i + 1] - off[i])) for i, k in enumerate(keys)}
+        fd = os.open(p, os.O_RDONLY)
+        for ks in _shuffled_batches(keys, seed):
+            batch = [_msg_arrays(msgpack.unpackb(os.pread(fd, where[k][1], where[k][0])))
+                     for k in ks]
+            for f in batch:
+                _touch_frame(f["pos"], f["forces"], f["atomic_numbers"])
+                n += 1
+                atoms += len(f["atomic_numbers"])
+        os.close(fd)
+    elif engine.startswith("torch-"):
+        from torch.utils.data import DataLoader
+        workers = int(engine.rsplit("-w", 1)[1])
+        if engine.startswith("torch-framebatches"):
+            from vlstore.torch import FrameBatches
+            dl = DataLoader(FrameBatches(os.path.join(d, "frames.vls"), batch_size=BATCH,
+                                         read_size=4, seed=seed),
+                            batch_size=None, num_workers=workers)
+        else:
+            ds = _LmdbPickleDataset(os.path.join(d, "lmdb-pickle.lmdb"), keys)
+            g = torch.Generator().manual_seed(seed)
+            dl = DataLoader(ds, batch_size=BATCH, shuffle=True, generator=g,
+                            num_workers=workers, collate_fn=_cat_collate)
+        t0 = time.perf_counter()  # workers start with the first next()
+        for b in dl:
+            _touch_batch(b)
+            n += len(b["natoms"])
+            atoms += int(b["ptr"][-1])
+    else:
+        sys.exit(f"bench_py: unknown training engine {engine!r}")
+    dt = time.perf_counter() - t0
+    print(json.dumps({"engine": engine, "recps": n / dt, "n": n, "atoms": atoms,
+                      "rss_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "rss_base_kib": rss_base}), flush=True)
+
+
+def c_loader_rate(cli, path, seed, one_thread):
+    cmd = [cli, "epoch", path, "--batch-size", str(BATCH), "--read-size", "4", "--seed",
+           str(seed)] + (["--no-prefetch"] if one_thread else [])
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench_py: {' '.join(cmd)} failed: {r.stderr}")
+    import re
+    m = re.search(r"([0-9]+) records/s", r.stdout)
+    n = re.search(r": ([0-9]+) records in", r.stdout)
+    return {"engine": "c-loader-1t" if one_thread else "c-loader", "recps": float(m.group(1)),
+            "n": int(n.group(1)), "atoms": -1, "rss_peak_kib": 0, "rss_base_kib": 0,
+            "wall": time.perf_counter() - t, "cmd": " ".join(cmd)}
+
+
+def train_suite(args, here):
+    names = [e for e in (args.engines or ",".join(TRAIN_ENGINES)).split(",") if e]
+    if args.suite == "all":
+        names = [e for e in names if e in TRAIN_ENGINES]
+    for e in names:
+        if e not in TRAIN_ENGINES:
+            sys.exit(f"bench_py: unknown training engine {e!r} (known: "
+                     f"{', '.join(TRAIN_ENGINES)})")
+    root = os.path.dirname(os.path.dirname(here))
+    cli = args.vlstore_cli or os.path.join(root, "build", "vlstore")
+    frames = generate(args.size, args.seed)
+    nframes, natoms = len(frames), sum(len(fr[1]) for fr in frames)
+    own_dir = args.dir is None
+    d = tempfile.mkdtemp(prefix="vls_bench_train.") if own_dir else args.dir
+    os.makedirs(d, exist_ok=True)
+    try:
+        written = train_write(frames, d)
+        del frames
+        sizes = {fam: sum(disk_bytes(p) for p in paths) for fam, (paths, _t) in written.items()}
+        print(f"training suite: {nframes} frames, {natoms} atoms; files in {d}: "
+              + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sizes.items()), flush=True)
+        runs = {e: [] for e in names}
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        for rep in range(max(1, args.repeat)):  # interleaved: engine after engine, per round
+            for e in names:
+                if e.startswith("c-loader"):
+                    r = c_loader_rate(cli, os.path.join(d, "frames.vls"), args.seed + rep,
+                                      e == "c-loader-1t")
+                else:
+                    p = subprocess.run([sys.executable, os.path.abspath(__file__),
+                                        "--train-worker", e, d, str(args.seed + rep)],
+                                       capture_output=True, text=True, env=env)
+                    if p.returncode != 0:
+                        sys.exit(f"bench_py: training worker {e} failed:\n{p.stderr}")
+                    r = json.loads(p.stdout.strip().splitlines()[-1])
+                r["ok"] = r["n"] == nframes and r["atoms"] in (-1, natoms)
+                runs[e].append(r)
+                print(f"  round {rep + 1}: {e:24s} {r['recps']:9.0f} rec/s  peak RSS "
+                      f"{r['rss_peak_kib'] / 1024:7.1f} MiB  {'ok' if r['ok'] else 'WRONG COUNT'}",
+                      flush=True)
+    finally:
+        if own_dir:
+            shutil.rmtree(d, ignore_errors=True)
+    rows = []
+    for e in names:
+        rs = runs[e]
+        rows.append({"engine": e, "recps": float(np.median([r["recps"] for r in rs])),
+                     "min": min(r["recps"] for r in rs), "max": max(r["recps"] for r in rs),
+                     "peak": max(r["rss_peak_kib"] for r in rs) / 1024,
+                     "base": max(r["rss_base_kib"] for r in rs) / 1024,
+                     "ok": all(r["ok"] for r in rs)})
+    write_train_report(args, here, rows, sizes, nframes, natoms)
+
+
+def write_train_report(args, here, rows, sizes, nframes, natoms):
+    by = {r["engine"]: r for r in rows}
+
+    def ratio(a, b):
+        return by[a]["recps"] / by[b]["recps"] if a in by and b in by else float("nan")
+
+    def size_ratio(fam):
+        return sizes[fam] / sizes["vlstore"]
+
+    goals = [
+        ("collate epoch >= 2x LMDB + pickle", ratio("vlstore-collate", "lmdb-pickle"), 2.0),
+        ("collate epoch >= 1.5x LMDB + msgpack", ratio("vlstore-collate", "lmdb-msgpack"), 1.5),
+        ("collate epoch >= 1.5x msgpack file", ratio("vlstore-collate", "msgpack-file"), 1.5),
+        ("file >= 1.6x smaller than LMDB + pickle", size_ratio("lmdb-pickle"), 1.6),
+        ("file >= 1.6x smaller than LMDB + msgpack", size_ratio("lmdb-msgpack"), 1.6),
+        ("file >= 1.6x smaller than the msgpack file", size_ratio("msgpack-file"), 1.6),
+        ("collate >= 80 % of the C loader (prefetch, 1 decode thread)",
+         ratio("vlstore-collate", "c-loader"), 0.8),
+        ("collate-1t >= 80 % of the C loader on one thread (no prefetch)",
+         ratio("vlstore-collate-1t", "c-loader-1t"), 0.8),
+        ("DataLoader(FrameBatches, 0 workers) >= 2x LMDB + pickle map-style",
+         ratio("torch-framebatches-w0", "torch-lmdb-pickle-w0"), 2.0),
+        ("DataLoader(FrameBatches, 2 workers) vs LMDB + pickle map-style, 2 workers",
+         ratio("torch-framebatches-w2", "torch-lmdb-pickle-w2"), None),
+    ]
+    cmd = "bench/python/bench_py.py " + " ".join(sys.argv[1:])
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        load = " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        load = "unknown"
+    table = ["| engine | epoch frames/s (median) | min .. max | peak RSS MiB | base RSS MiB "
+             "| check |", "|:--|--:|--:|--:|--:|:--|"]
+    for r in rows:
+        peak = f"{r['peak']:.0f}" if r["peak"] else "-"
+        base = f"{r['base']:.0f}" if r["base"] else "-"
+        table.append(f"| {r['engine']} | {r['recps']:.0f} | {r['min']:.0f} .. {r['max']:.0f} | "
+                     f"{peak} | {base} | {'ok' if r['ok'] else 'WRONG COUNT'} |")
+    gl = ["| goal | measured | met |", "|:--|--:|:--|"]
+    for text, v, want in goals:
+        if v != v:  # NaN: an engine was not run
+            continue
+        met = "-" if want is None else ("yes" if v >= want else "no")
+        gl.append(f"| {text} | {v:.2f}x | {met} |")
+    sz = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sizes.items())
+    md = ["# vlstore's training path from Python: against LMDB + pickle / msgpack", "",
+          f"Generated by `{cmd.strip()}` on {now}; the engines and the work per frame are in "
+          "the docstring of [bench_py.py](bench_py.py).", "",
+          f"- {nframes} frames, {natoms} atoms (seed {args.seed}), batches of {BATCH}; each "
+          f"engine in its own process, {args.repeat} interleaved rounds, median; warm page "
+          f"cache; load average at the end: {load}; {os.cpu_count()} cores",
+          f"- Files: {sz}", "", *table, "", "## Goals of issue 12", "", *gl, ""]
+    os.makedirs(args.out, exist_ok=True)
+    dat = os.path.join(args.out, "train.dat")
+    with open(dat, "w") as f:
+        f.write("# engine frames_per_s peak_rss_mib\n")
+        for r in rows:
+            f.write(f"{r['engine']} {r['recps']:.1f} {r['peak']:.1f}\n")
+    png = os.path.join(args.out, "train.png")
+    if not args.no_plot and shutil.which("gnuplot"):
+        p = subprocess.run(["gnuplot", "-e", f"datafile='{dat}'; outfile='{png}'",
+                            os.path.join(here, "plot_train.gnuplot")],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            md += ["![training path](train.png)", ""]
+        else:
+            print(f"gnuplot failed: {p.stderr}", file=sys.stderr)
+    with open(os.path.join(args.out, "train.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print()
+    print("\n".join(table))
+    print()
+    print("\n".join(gl))
+    print(f"\nwrote {os.path.join(args.out, 'train.md')}, {dat}")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@
 /* CORE_NOGIL(busy, rc, call, errmsg, msg) :
  * Runs `call` (an expression giving a vls code) with the GIL released, counting it in the int
  * that `busy` points to (NULL: nothing to count). When the code is negative, the library's
- * message `errmsg` (an expression, evaluated still without the GIL, right after the call, since
- * the next call on the same thread or handle overwrites it) is copied into the char array
+ * message `errmsg` (an expression, evaluated still without the GIL, right after the call, on
+ * the same thread: messages are kept per thread) is copied into the char array
  * `msg`; otherwise msg[0] is set to 0. The one way the extension calls the library for
  * anything that may touch the disk or decompress. */
 #define CORE_NOGIL(busy, rc, call, errmsg, msg)                                               \
@@ -133,11 +133,50 @@ void store_unlock(StoreObject *self);
 /* 0 when the store is open, else -1 with ClosedError set. */
 int store_check(StoreObject *self);
 
+/* Raises NotFoundError naming the first of the keys in `seq` whose span says VLS_E_NOTFOUND. */
+PyObject *raise_missing(PyObject *seq, const vls_span *spans, size_t n);
+
 /*-*************************************
- *  Per-file parts of the module (frame.c, loader.c)
+ *  Batch memory (batch.c)
+ ***************************************/
+
+struct vls_frame_batch;
+struct vls_record;
+
+/* 64-byte aligned memory holding one batch, exported through the buffer protocol. */
+typedef struct {
+    PyObject_HEAD
+    void *buf;
+    size_t cap;
+    Py_ssize_t exports; /* buffer views handed out and not yet released */
+} BatchMemoryObject;
+
+extern PyTypeObject BatchMemoryType;
+
+/* An empty BatchMemory, or NULL with an exception set. */
+BatchMemoryObject *batch_memory_new(void);
+
+/* Makes m hold at least `need` bytes (contents not kept). No Python calls: may run without
+ * the GIL, on memory nothing else references. Returns 0, or -1 when out of memory. */
+int batch_memory_reserve(BatchMemoryObject *m, size_t need);
+
+/* 1 when nothing but its owner references m (it may be overwritten), else 0. */
+int batch_memory_unshared(BatchMemoryObject *m);
+
+/* vls_frame_batch_collate into m, growing it when too small. Runs without the GIL. */
+int collate_into(BatchMemoryObject *m, const struct vls_record *recs, size_t n,
+                 struct vls_frame_batch *fb, char *msg, size_t msgcap);
+
+/* The arrays of a collated batch for Python: a tuple of (name, numpy dtype string, byte
+ * offset, shape tuple), in the VLS_BATCH_* order. */
+PyObject *batch_describe(const struct vls_frame_batch *fb);
+
+/*-*************************************
+ *  Per-file parts of the module (frame.c, batch.c, loader.c)
  ***************************************/
 
 extern PyMethodDef core_frame_methods[]; /* NULL-terminated */
+extern PyMethodDef core_batch_methods[]; /* NULL-terminated */
 extern PyTypeObject LoaderType;
 
 #endif /* VLSTORE_PY_CORE_H */

@@ -120,12 +120,11 @@ static PyObject *Core_frame_view(PyObject *mod, PyObject *arg)
     if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
     vls_frame f;
-    char msg[256];
-    int rc = vls_frame_view_msg(b.buf, (size_t)b.len, &f, msg, sizeof msg);
+    int rc = vls_frame_view(b.buf, (size_t)b.len, &f);
     if (rc != VLS_OK) {
         PyBuffer_Release(&b);
-        char full[320];
-        snprintf(full, sizeof full, "not a valid frame record: %s", msg);
+        char full[1100];
+        snprintf(full, sizeof full, "not a valid frame record: %s", vls_errmsg(NULL));
         return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, full);
     }
     const char *base = b.buf;
@@ -170,11 +169,10 @@ static PyObject *Core_frame_verify(PyObject *mod, PyObject *arg)
     Py_buffer b;
     if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
-    char msg[256];
-    int rc = vls_frame_verify_msg(b.buf, (size_t)b.len, msg, sizeof msg);
+    int rc = vls_frame_verify(b.buf, (size_t)b.len);
     PyBuffer_Release(&b);
     if (rc != VLS_OK)
-        return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, msg);
+        return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, vls_errmsg(NULL));
     Py_RETURN_NONE;
 }
 

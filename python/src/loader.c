@@ -7,12 +7,17 @@
 
 #include "vlstore_loader.h"
 
-
 typedef struct {
     PyObject_HEAD
     vls_loader *ld;
     PyObject *stores; /* tuple of Store objects the loader reads (or empty: it opened paths) */
     int busy;
+    /* The memory batches are served in: n_buffers BatchMemory objects used in turn, each
+     * reused only when nothing else references it (see batch.c). */
+    BatchMemoryObject **pool;
+    unsigned npool;
+    uint64_t served;       /* batches served into the pool */
+    uint64_t fresh;        /* times a pool entry was still referenced and was replaced */
 } LoaderObject;
 
 static int loader_check(LoaderObject *self)
@@ -47,6 +52,25 @@ static void loader_close(LoaderObject *self)
         Py_END_ALLOW_THREADS
     }
     loader_release_stores(self);
+    /* arrays served earlier keep their BatchMemory alive on their own */
+    for (unsigned i = 0; self->pool && i < self->npool; i++)
+        Py_CLEAR(self->pool[i]);
+    PyMem_Free(self->pool);
+    self->pool = NULL;
+}
+
+/* The pool entry the next batch goes into: the one in turn when nothing else holds it,
+ * else a fresh one in its place. NULL with an exception set when out of memory. */
+static BatchMemoryObject *pool_next(LoaderObject *self)
+{
+    BatchMemoryObject **slot = &self->pool[self->served % self->npool];
+    if (*slot && !batch_memory_unshared(*slot)) {
+        Py_CLEAR(*slot);
+        self->fresh++;
+    }
+    if (!*slot)
+        *slot = batch_memory_new();
+    return *slot;
 }
 
 /* Loader(sources, batch_size=64, read_size=4, n_buffers=2, shuffle=True, merge_last=True,
@@ -85,6 +109,14 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
     o.threads = threads;
     o.seed = seed;
     o.epoch = epoch;
+    if (nbuf >= 1 && nbuf <= 1024) {
+        self->pool = PyMem_Calloc(nbuf, sizeof *self->pool);
+        if (!self->pool) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->npool = nbuf;
+    } /* else vls_loader_open refuses n_buffers, naming it */
 
     PyObject *seq = PySequence_Fast(sources, "sources must be a sequence");
     if (!seq)
@@ -166,7 +198,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
             ((StoreObject *)items[i])->nloaders++;
         }
         CORE_NOGIL(NULL, rc, vls_loader_open_stores(st, (size_t)n, &o, &ld),
-                   vls_loader_open_errmsg(), msg);
+                   vls_loader_errmsg(NULL), msg);
         for (Py_ssize_t i = 0; i < n; i++) {
             ((StoreObject *)items[i])->busy--;
             if (rc != VLS_OK)
@@ -205,7 +237,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
         }
         if (got == n) {
             CORE_NOGIL(NULL, rc, vls_loader_open(paths, (size_t)n, &o, &ld),
-                       vls_loader_open_errmsg(), msg);
+                       vls_loader_errmsg(NULL), msg);
         }
         for (Py_ssize_t i = 0; i < got; i++)
             Py_DECREF(enc[i]);
@@ -247,64 +279,119 @@ static PyObject *Loader_close(LoaderObject *self, PyObject *unused)
 
 #define REC_ALIGN 16
 
-/* next() -> None at the end of the epoch, or (buffer, [(offset, length, key, file, index)])
- * with the batch's records copied, 16-byte aligned, into a new bytearray. */
-static PyObject *Loader_next(LoaderObject *self, PyObject *unused)
+/* Copies a raw batch into m: records 16-byte aligned from offset 0, then the table of n rows
+ * (offset, length, file, index, key end) as int64, then the keys back to back. Runs without
+ * the GIL. */
+static int copy_batch(BatchMemoryObject *m, const vls_record *recs, size_t n, size_t *table_off,
+                      size_t *keys_off, char *msg, size_t msgcap)
+{
+    uint64_t total = 0, keys = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += (recs[i].len + (REC_ALIGN - 1)) & ~(uint64_t)(REC_ALIGN - 1);
+        keys += recs[i].klen;
+    }
+    uint64_t need = total + 5 * 8 * (uint64_t)n + keys;
+    if (need > (uint64_t)PY_SSIZE_T_MAX || batch_memory_reserve(m, (size_t)need) < 0) {
+        snprintf(msg, msgcap, "no memory for a batch of %llu bytes", (unsigned long long)need);
+        return VLS_E_NOMEM;
+    }
+    unsigned char *base = m->buf;
+    int64_t *table = (int64_t *)(base + total);
+    unsigned char *kdst = (unsigned char *)(table + 5 * n);
+    uint64_t off = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].len)
+            memcpy(base + off, recs[i].data, (size_t)recs[i].len);
+        if (recs[i].klen)
+            memcpy(kdst + k, recs[i].key, recs[i].klen);
+        k += recs[i].klen;
+        table[5 * i] = (int64_t)off;
+        table[5 * i + 1] = (int64_t)recs[i].len;
+        table[5 * i + 2] = (int64_t)recs[i].file;
+        table[5 * i + 3] = (int64_t)recs[i].index;
+        table[5 * i + 4] = (int64_t)k;
+        off += (recs[i].len + (REC_ALIGN - 1)) & ~(uint64_t)(REC_ALIGN - 1);
+    }
+    *table_off = (size_t)total;
+    *keys_off = (size_t)total + 5 * 8 * n;
+    return VLS_OK;
+}
+
+/* The next batch of the loader, copied (copy_batch) or collated (collate_into) into m. */
+static int next_into(vls_loader *ld, BatchMemoryObject *m, int collate, size_t *n,
+                     vls_frame_batch *fb, size_t *table_off, size_t *keys_off, char *msg,
+                     size_t msgcap)
+{
+    const vls_record *recs = NULL;
+    int rc = vls_loader_next(ld, &recs, n);
+    if (rc < 0)
+        snprintf(msg, msgcap, "%s", vls_loader_errmsg(ld));
+    if (rc <= 0)
+        return rc;
+    rc = collate ? collate_into(m, recs, *n, fb, msg, msgcap)
+                 : copy_batch(m, recs, *n, table_off, keys_off, msg, msgcap);
+    return rc < 0 ? rc : 1;
+}
+
+/* Serves the next batch into the pool; returns the new reference to the memory (or None at
+ * the end of the epoch), NULL with an exception on error. */
+static PyObject *serve(LoaderObject *self, int collate, size_t *n, vls_frame_batch *fb,
+                       size_t *table_off, size_t *keys_off)
 {
     if (loader_check(self) < 0)
         return NULL;
-    const vls_record *recs = NULL;
-    size_t n = 0;
+    BatchMemoryObject *m = pool_next(self);
+    if (!m)
+        return NULL;
     int rc;
-    char msg[CORE_MSG_MAX];
-    CORE_NOGIL(&self->busy, rc, vls_loader_next(self->ld, &recs, &n),
-               vls_loader_errmsg(self->ld), msg);
+    char detail[CORE_MSG_MAX], msg[CORE_MSG_MAX];
+    CORE_NOGIL(&self->busy, rc,
+               next_into(self->ld, m, collate, n, fb, table_off, keys_off, detail,
+                         sizeof detail),
+               detail, msg);
     if (rc < 0)
         return raise_code(rc, msg);
     if (rc == 0)
         Py_RETURN_NONE;
-    uint64_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += (recs[i].len + (REC_ALIGN - 1)) & ~(uint64_t)(REC_ALIGN - 1);
-    if (total > (uint64_t)PY_SSIZE_T_MAX - REC_ALIGN)
-        return PyErr_NoMemory();
-    /* bytearray storage comes from PyObject_Malloc: 16-aligned on 64-bit CPython; the
-     * records' offsets are computed from the actual address so alignment holds regardless. */
-    PyObject *buf = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(total + REC_ALIGN));
-    if (!buf)
+    self->served++;
+    Py_INCREF(m);
+    return (PyObject *)m;
+}
+
+/* next() -> None at the end of the epoch, or (memory, n, table_offset, keys_offset): the
+ * batch's n records copied, 16-byte aligned, into a BatchMemory the loader reuses once
+ * nothing references it; at table_offset n rows of int64 (offset, length, file, index,
+ * key_end); key i is memory[keys_offset + key_end[i-1] : keys_offset + key_end[i]]. */
+static PyObject *Loader_next(LoaderObject *self, PyObject *unused)
+{
+    size_t n = 0, table_off = 0, keys_off = 0;
+    PyObject *m = serve(self, 0, &n, NULL, &table_off, &keys_off);
+    if (!m || m == Py_None)
+        return m;
+    return Py_BuildValue("(Nnnn)", m, (Py_ssize_t)n, (Py_ssize_t)table_off,
+                         (Py_ssize_t)keys_off);
+}
+
+/* next_frames() -> None at the end of the epoch, or (memory, layout): the batch's frame
+ * records collated (vls_frame_batch_collate) into a BatchMemory; layout as batch_describe. */
+static PyObject *Loader_next_frames(LoaderObject *self, PyObject *unused)
+{
+    size_t n = 0;
+    vls_frame_batch fb;
+    PyObject *m = serve(self, 1, &n, &fb, NULL, NULL);
+    if (!m || m == Py_None)
+        return m;
+    PyObject *layout = batch_describe(&fb);
+    if (!layout) {
+        Py_DECREF(m);
         return NULL;
-    char *base = PyByteArray_AS_STRING(buf);
-    size_t pad = (size_t)((REC_ALIGN - ((uintptr_t)base & (REC_ALIGN - 1))) & (REC_ALIGN - 1));
-    PyObject *lst = PyList_New((Py_ssize_t)n);
-    if (!lst) {
-        Py_DECREF(buf);
-        return NULL;
     }
-    uint64_t off = pad;
-    for (size_t i = 0; i < n; i++) {
-        PyObject *t = Py_BuildValue("(KKy#IK)", (unsigned long long)off,
-                                    (unsigned long long)recs[i].len, (const char *)recs[i].key,
-                                    (Py_ssize_t)recs[i].klen, (unsigned)recs[i].file,
-                                    (unsigned long long)recs[i].index);
-        if (!t) {
-            Py_DECREF(lst);
-            Py_DECREF(buf);
-            return NULL;
-        }
-        PyList_SET_ITEM(lst, (Py_ssize_t)i, t);
-        off += (recs[i].len + (REC_ALIGN - 1)) & ~(uint64_t)(REC_ALIGN - 1);
-    }
-    self->busy++;
-    Py_BEGIN_ALLOW_THREADS
-    uint64_t o2 = pad;
-    for (size_t i = 0; i < n; i++) {
-        if (recs[i].len)
-            memcpy(base + o2, recs[i].data, (size_t)recs[i].len);
-        o2 += (recs[i].len + (REC_ALIGN - 1)) & ~(uint64_t)(REC_ALIGN - 1);
-    }
-    Py_END_ALLOW_THREADS
-    self->busy--;
-    return Py_BuildValue("(NN)", buf, lst);
+    return Py_BuildValue("(NN)", m, layout);
+}
+
+static PyObject *Loader_get_fresh(LoaderObject *self, void *c)
+{
+    return PyLong_FromUnsignedLongLong(self->fresh);
 }
 
 /* Restarts the loader at the beginning of `epoch` (pos NULL) or at a saved position, without
@@ -378,15 +465,21 @@ static PyObject *Loader_get_closed(LoaderObject *self, void *c)
 static PyMethodDef Loader_methods[] = {
     {"close", (PyCFunction)Loader_close, METH_NOARGS, "stop the prefetch thread, free all"},
     {"next", (PyCFunction)Loader_next, METH_NOARGS,
-     "next() -> None, or (buffer, [(offset, length, key, file, index)])"},
+     "next() -> None, or (memory, n, table_offset, keys_offset)"},
+    {"next_frames", (PyCFunction)Loader_next_frames, METH_NOARGS,
+     "next_frames() -> None, or (memory, layout): a collated frame batch"},
     {"start_epoch", (PyCFunction)Loader_start_epoch, METH_O, "restart at epoch e"},
     {"tell", (PyCFunction)Loader_tell, METH_NOARGS, "(epoch, batch, fingerprint)"},
     {"seek", (PyCFunction)Loader_seek, METH_VARARGS, "seek(epoch, batch, fingerprint)"},
     {"info", (PyCFunction)Loader_info, METH_NOARGS, "the shape of this rank's epoch"},
     {NULL, NULL, 0, NULL}};
 
-static PyGetSetDef Loader_getset[] = {{"closed", (getter)Loader_get_closed, NULL, NULL, NULL},
-                                      {NULL, NULL, NULL, NULL, NULL}};
+static PyGetSetDef Loader_getset[] = {
+    {"closed", (getter)Loader_get_closed, NULL, NULL, NULL},
+    {"fresh_buffers", (getter)Loader_get_fresh, NULL,
+     "times a batch memory was still referenced when its turn came, so a new one was taken",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
 
 PyTypeObject LoaderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vlstore._core.Loader",

@@ -133,7 +133,7 @@ static PyObject *Core_codec_from_name(PyObject *mod, PyObject *arg)
     const char *n = PyUnicode_AsUTF8(arg);
     if (!n)
         return NULL;
-    return PyLong_FromLong(vls_codec_from_name(n));
+    return PyLong_FromLong(vls_compressor_from_name(n));
 }
 
 static PyObject *Core_placement_from_name(PyObject *mod, PyObject *arg)
@@ -188,9 +188,11 @@ PyMODINIT_FUNC PyInit__core(void)
     PyObject *m = PyModule_Create(&core_module);
     if (!m)
         return NULL;
-    if (PyModule_AddFunctions(m, core_frame_methods) < 0)
+    if (PyModule_AddFunctions(m, core_frame_methods) < 0 ||
+        PyModule_AddFunctions(m, core_batch_methods) < 0)
         goto fail;
-    if (add_type(m, "Store", &StoreType) < 0 || add_type(m, "Loader", &LoaderType) < 0)
+    if (add_type(m, "Store", &StoreType) < 0 || add_type(m, "Loader", &LoaderType) < 0 ||
+        add_type(m, "BatchMemory", &BatchMemoryType) < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "VERSION", VLS_VERSION_STRING) < 0)
         goto fail;

@@ -449,10 +449,11 @@ static PyObject *Store_contains(StoreObject *self, PyObject *key)
     keybuf kb;
     if (store_check(self) < 0 || key_from(key, &kb) < 0)
         return NULL;
-    int rc = vls_contains(self->s, kb.data, kb.len);
+    int found;
+    int rc = vls_contains(self->s, kb.data, kb.len, &found);
     if (rc < 0)
         return store_raise(rc, vls_errmsg(self->s), NULL);
-    return PyBool_FromLong(rc);
+    return PyBool_FromLong(found);
 }
 
 static PyObject *Store_count(StoreObject *self, PyObject *unused)
@@ -462,13 +463,16 @@ static PyObject *Store_count(StoreObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong(vls_count(self->s));
 }
 
-/* iter_keys(pos, max) -> (next_pos, [key bytes, ...]); an empty list at the end. Keys come
- * in storage order; records deleted meanwhile are skipped. */
+/* iter_keys(pos, max, locations=False) -> (next_pos, [key bytes, ...]); an empty list at the
+ * end. Keys come in storage order; records deleted meanwhile are skipped. With locations,
+ * each entry is (key, length, chunk, offset) as vls_iter_next_chunk reports them (chunk -1:
+ * still in a writer's open chunk). */
 static PyObject *Store_iter_keys(StoreObject *self, PyObject *args)
 {
     unsigned long long pos;
     Py_ssize_t max;
-    if (!PyArg_ParseTuple(args, "Kn", &pos, &max))
+    int locations = 0;
+    if (!PyArg_ParseTuple(args, "Kn|p", &pos, &max, &locations))
         return NULL;
     if (store_check(self) < 0)
         return NULL;
@@ -488,8 +492,8 @@ static PyObject *Store_iter_keys(StoreObject *self, PyObject *args)
     for (Py_ssize_t i = 0; i < max; i++) {
         const void *k;
         size_t klen;
-        uint64_t len;
-        int rc = vls_iter_next(self->s, &p, &k, &klen, &len);
+        uint64_t len, chunk, offset;
+        int rc = vls_iter_next_chunk(self->s, &p, &k, &klen, &len, &chunk, &offset);
         if (rc < 0) {
             store_unlock(self);
             Py_DECREF(list);
@@ -497,7 +501,14 @@ static PyObject *Store_iter_keys(StoreObject *self, PyObject *args)
         }
         if (rc == 0)
             break;
-        PyObject *kb = PyBytes_FromStringAndSize(k, (Py_ssize_t)klen);
+        PyObject *kb;
+        if (locations)
+            kb = Py_BuildValue("(y#KLK)", (const char *)k, (Py_ssize_t)klen,
+                               (unsigned long long)len,
+                               chunk == UINT64_MAX ? -1LL : (long long)chunk,
+                               (unsigned long long)offset);
+        else
+            kb = PyBytes_FromStringAndSize(k, (Py_ssize_t)klen);
         if (!kb || PyList_Append(list, kb) < 0) {
             store_unlock(self);
             Py_XDECREF(kb);
@@ -523,8 +534,7 @@ static PyObject *Store_get_many_size(StoreObject *self, PyObject *keys)
     return PyLong_FromUnsignedLongLong(total);
 }
 
-/* Raises NotFound naming the first missing key of a batch. */
-static PyObject *raise_missing(PyObject *seq, const vls_span *spans, size_t n)
+PyObject *raise_missing(PyObject *seq, const vls_span *spans, size_t n)
 {
     size_t missing = 0, first = n;
     for (size_t i = 0; i < n; i++)
@@ -634,7 +644,7 @@ done:
 static PyObject *opts_dict(const vls_options *o)
 {
     return Py_BuildValue("{s:I,s:s,s:i,s:i,s:i,s:I,s:s,s:i,s:K,s:O}", "chunk_size", o->chunk_size,
-                         "codec", vls_codec_name(o->codec), "level", o->level, "shuffle",
+                         "codec", vls_compressor_name(o->codec), "level", o->level, "shuffle",
                          o->shuffle, "typesize", o->typesize, "block_size", o->block_size,
                          "placement", vls_placement_name(o->placement), "threads", o->threads,
                          "cache_bytes", (unsigned long long)o->cache_bytes, "write_behind",
@@ -645,7 +655,7 @@ static PyObject *Store_stat(StoreObject *self, PyObject *unused)
 {
     if (store_check(self) < 0)
         return NULL;
-    vls_stat st;
+    vls_stat st = {.struct_size = sizeof st};
     int rc = vls_stat_get(self->s, &st);
     if (rc != VLS_OK)
         return store_raise(rc, vls_errmsg(self->s), NULL);
@@ -753,7 +763,8 @@ static PyMethodDef Store_methods[] = {
     {"contains", (PyCFunction)Store_contains, METH_O, "contains(key) -> bool"},
     {"count", (PyCFunction)Store_count, METH_NOARGS, "number of live records"},
     {"iter_keys", (PyCFunction)Store_iter_keys, METH_VARARGS,
-     "iter_keys(pos, max) -> (next_pos, [key bytes])"},
+     "iter_keys(pos, max, locations=False) -> (next_pos, [key bytes or (key, len, chunk, "
+     "offset)])"},
     {"get_many_size", (PyCFunction)Store_get_many_size, METH_O, "total bytes of the records"},
     {"get_many", (PyCFunction)(void (*)(void))Store_get_many, METH_VARARGS | METH_KEYWORDS,
      "get_many(keys, out=None) -> (buffer, [(offset, length)])"},

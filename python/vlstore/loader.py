@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 from . import _core
+from .batch import batch_dict
 from .store import Depot, SChunkStore, _decode_key
 
 
@@ -35,9 +38,22 @@ class BlockShuffleBatch:
     end_block_merge:
         Fold a file's short final chunk into the one before it.
     n_buffers:
-        Passed to the C loader (how many batches it keeps valid). What this class serves is
-        always safe to keep: every batch is copied once into its own ``bytearray`` (records
-        16-byte aligned), which the served memoryviews / decoded objects keep alive.
+        How many batch memories are used in turn (and how many batches the C loader keeps
+        valid). What this class serves is always safe to keep: a batch memory is reused only
+        when nothing references it any more (no memoryview, decoded object or numpy array of
+        it is left); otherwise the loader leaves it to its holders and takes a fresh one, so
+        served data never changes under you. Keep a batch longer than ``n_buffers`` batches
+        only when you mean to: each one kept costs a new buffer (``fresh_buffers`` counts
+        them).
+    collate:
+        True: iterating yields each batch of frame records as one dict of contiguous numpy
+        arrays built in C (``pos``, ``forces``, ``atomic_numbers``, ``natoms``, ``ptr``,
+        ``batch``, ``energy``, ... and presence masks ``has_energy`` ...; see
+        ``vlstore.batch``), with no Python object per frame. The arrays view the batch memory
+        (see ``n_buffers``) unless ``copy`` is set. ``stream()`` and ``keyed()`` are for
+        uncollated batches only.
+    copy:
+        With ``collate``: give each batch's arrays their own memory (``ndarray.copy``).
     seed, epoch:
         The order is a function of (seed, epoch). Each complete pass over the data (an
         ``iter()`` or ``stream()`` run to the end) advances ``epoch`` by one, so passes differ,
@@ -74,6 +90,8 @@ class BlockShuffleBatch:
         drop_last: bool = False,
         prefetch: bool = True,
         threads: int = 1,
+        collate: bool = False,
+        copy: bool = False,
     ) -> None:
         if int(read_size) < 1:
             raise ValueError("read_size must be at least 1")
@@ -95,6 +113,8 @@ class BlockShuffleBatch:
         self.drop_last = bool(drop_last)
         self.prefetch = bool(prefetch)
         self.threads = int(threads)
+        self.collate = bool(collate)
+        self.copy = bool(copy)
         self.backing = backing
 
         items = list(backing) if isinstance(backing, (list, tuple)) else [backing]
@@ -200,8 +220,15 @@ class BlockShuffleBatch:
 
     _resume: Optional[Tuple[int, int, int]] = None
 
+    @property
+    def fresh_buffers(self) -> int:
+        """Times a batch memory was still referenced when its turn came (so a new one was
+        allocated): 0 when batches are dropped within ``n_buffers`` batches."""
+        return self._ld.fresh_buffers if self._ld is not None else 0
+
     # ---- serving -------------------------------------------------------------------------
-    def _batches(self, with_keys: bool) -> Iterator[list]:
+    def _pass(self, step: Callable[[Any], Any]) -> Iterator[Any]:
+        """One epoch (or the rest of it after a resume): step(C loader) -> a batch or None."""
         if self._iterating:
             raise ValueError("this BlockShuffleBatch is already being iterated; finish that "
                              "pass first (it is not reentrant)")
@@ -211,31 +238,54 @@ class BlockShuffleBatch:
             self._resume = None
         else:
             ld.start_epoch(self.epoch)
-        decode = self._decode
-        key_type = self.key_type
         self._iterating = True
         try:
             while True:
-                r = ld.next()
-                if r is None:
+                b = step(ld)
+                if b is None:
                     break
-                buf, recs = r
-                mv = memoryview(buf)
-                if decode is None:
-                    items = [mv[o:o + n] for o, n, _k, _f, _i in recs]
-                else:
-                    items = [decode(mv[o:o + n]) for o, n, _k, _f, _i in recs]
-                if with_keys:
-                    yield [(_decode_key(rec[2], key_type), item)
-                           for rec, item in zip(recs, items)]
-                else:
-                    yield items
+                yield b
             self.epoch += 1
         finally:
             self._iterating = False
 
-    def __iter__(self) -> Iterator[List[Any]]:
-        """Batches (lists) covering this rank's share of one epoch."""
+    def _collated(self) -> Iterator[dict]:
+        key_type, copy = self.key_type, self.copy
+
+        def step(ld: Any) -> Any:
+            r = ld.next_frames()
+            return None if r is None else batch_dict(r[0], r[1], key_type, copy)
+        return self._pass(step)
+
+    def _batches(self, with_keys: bool) -> Iterator[list]:
+        if self.collate:
+            raise ValueError("collate=True serves whole batches as dicts of arrays: iterate "
+                             "the BlockShuffleBatch itself")
+        decode = self._decode
+        key_type = self.key_type
+
+        def step(ld: Any) -> Any:
+            r = ld.next()
+            if r is None:
+                return None
+            mem, n, table_off, keys_off = r
+            mv = memoryview(mem)
+            table = np.frombuffer(mem, np.int64, 5 * n, table_off).reshape(n, 5)
+            spans = table[:, :2].tolist()
+            if decode is None:
+                items = [mv[o:o + ln] for o, ln in spans]
+            else:
+                items = [decode(mv[o:o + ln]) for o, ln in spans]
+            if not with_keys:
+                return items
+            return list(zip(_keys(mv, keys_off, table[:, 4].tolist(), key_type), items))
+        return self._pass(step)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Batches covering this rank's share of one epoch: lists of records (decoded
+        objects for a Depot, memoryviews otherwise), or dicts of arrays with ``collate``."""
+        if self.collate:
+            return self._collated()
         return self._batches(False)
 
     def stream(self) -> Iterator[Any]:
@@ -251,3 +301,18 @@ class BlockShuffleBatch:
         return (f"<BlockShuffleBatch read_size={self.read_size} batch_size={self.batch_size} "
                 f"epoch={self.epoch} rank={self.rank}/{self.world}>")
 
+
+
+def _keys(mv: memoryview, keys_off: int, ends: List[int], key_type: str) -> List[Any]:
+    """The batch's keys from the key area of a raw batch (one bytes object; str keys are
+    decoded in one go when they are all ASCII, the usual case)."""
+    blob = bytes(mv[keys_off:keys_off + (ends[-1] if ends else 0)])
+    starts = [0] + ends[:-1]
+    if key_type == "str":
+        try:
+            text = blob.decode("ascii")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return [text[a:b] for a, b in zip(starts, ends)]
+    return [_decode_key(blob[a:b], key_type) for a, b in zip(starts, ends)]

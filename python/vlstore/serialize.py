@@ -24,6 +24,8 @@ _U8 = np.dtype("u1")
 
 # _core.frame_view offsets tuple order
 _TYPES, _MASSES, _POSITIONS, _FORCES, _CELL, _PBC, _CHARGES, _STRESS = range(8)
+_OPTIONAL_ARRAYS = (("forces", _FORCES), ("cell", _CELL), ("pbc", _PBC), ("charges", _CHARGES),
+                    ("stress", _STRESS))
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,12 @@ class BackedAtomicData:
         """float32 (3, 3), or None."""
         a = self._array(_STRESS, _F32, 9)
         return None if a is None else a.reshape(3, 3)
+
+    def present_arrays(self) -> tuple:
+        """Names of the optional arrays this frame has (of forces, cell, pbc, charges,
+        stress), known from the verified view without building any array."""
+        offs = self._offs
+        return tuple(name for name, i in _OPTIONAL_ARRAYS if offs[i] >= 0)
 
     # ---- conveniences --------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Literal, Optional, Tuple, Union
 
 from . import _core
 from ._errors import ClosedError, ExistsError
@@ -29,6 +31,8 @@ MIN_CHUNK_SIZE = 4096
 NOCROSS_ALIGNMENT = "no_cross"
 CONTIGUOUS_ALIGNMENT = "contiguous"
 START_ALIGNMENT = "start"
+#: The alignment names (the seed's type alias; "nocross" is accepted too).
+TYPE_ALIGNMENT = Literal["no_cross", "contiguous", "start"]
 _PLACEMENTS = {"no_cross": 0, "nocross": 0, "contiguous": 1, "start": 2}
 _PLACEMENT_NAMES = {"nocross": NOCROSS_ALIGNMENT, "contiguous": CONTIGUOUS_ALIGNMENT,
                     "start": START_ALIGNMENT}
@@ -37,6 +41,92 @@ _KEY_TYPES = ("str", "bytes", "int")
 _ITER_BATCH = 8192
 
 TYPE_KEY = Union[int, str, bytes]
+
+_GET_METHODS = ("slice", "chunk")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a record lies, in the seed's terms: blocks are the store's chunks
+    (``block_size`` = chunk size), and a record runs from block ``start_block`` at
+    ``start_offset`` to just before block ``end_block`` at ``end_offset`` (0 or negative:
+    counted back from that block's start). Records are read by key, so a ``Location`` is
+    information only (what ``lookup`` and ``get(..., return_location=True)`` report)."""
+
+    start_block: int
+    end_block: int
+    block_size: int
+    start_offset: int = 0
+    end_offset: int = 0
+
+    @classmethod
+    def from_start_end(cls, start: int, end: int, block_size: int) -> "Location":
+        """The Location of the bytes [start, end) of the block address space."""
+        first, head = divmod(start, block_size)
+        last, tail = divmod(end, block_size)
+        return cls(first, last + 1 if tail else last, block_size, head,
+                   tail - block_size if tail else 0)
+
+    @property
+    def start(self) -> int:
+        return self.start_block * self.block_size + self.start_offset
+
+    @property
+    def end(self) -> int:
+        return self.end_block * self.block_size + self.end_offset
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    @property
+    def n_blocks(self) -> int:
+        return self.end_block - self.start_block
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class _Lookup(Mapping):
+    """``SChunkStore.lookup``: a read-only mapping of the store's keys (``in``, ``len``,
+    iteration in storage order) to their ``Location``. Locations are gathered in one pass
+    over the index the first time one is asked for, again after the store changes. A record
+    still in a writer's uncommitted chunk has no block yet: its Location is None."""
+
+    def __init__(self, store: "SChunkStore") -> None:
+        self._store = store
+        self._locs: Optional[Dict[bytes, Optional[Location]]] = None
+        self._at = -1
+
+    def _table(self) -> Dict[bytes, Optional[Location]]:
+        st = self._store
+        if self._locs is None or self._at != st._changes:
+            h, cs, pos = st.handle, st.chunksize, 0
+            locs: Dict[bytes, Optional[Location]] = {}
+            while True:
+                pos, ents = h.iter_keys(pos, _ITER_BATCH, True)
+                if not ents:
+                    break
+                for k, n, chunk, off in ents:
+                    start = chunk * cs + off
+                    locs[k] = None if chunk < 0 else Location.from_start_end(start, start + n, cs)
+            self._locs, self._at = locs, st._changes
+        return self._locs
+
+    def __getitem__(self, key: TYPE_KEY) -> Optional[Location]:
+        try:
+            return self._table()[encode_key(key)]
+        except (KeyError, TypeError, ValueError):
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._store
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __iter__(self) -> Iterator[TYPE_KEY]:
+        return iter(self._store)
 
 
 def _decode_key(k: bytes, key_type: str) -> TYPE_KEY:
@@ -131,6 +221,8 @@ class SChunkStore:
     ) -> None:
         self._h = None
         self._loaders: "weakref.WeakSet" = weakref.WeakSet()
+        self._changes = 0  # puts, deletes and refreshes so far (for lookup's cache)
+        self.lookup = _Lookup(self)
         if start_aligned is not None:
             implied = START_ALIGNMENT if start_aligned else NOCROSS_ALIGNMENT
             if alignment is not None and _PLACEMENTS.get(alignment) != _PLACEMENTS[implied]:
@@ -268,6 +360,7 @@ class SChunkStore:
         h = self.handle
         if self._loaders:
             self._before_change()
+        self._changes += 1
         try:
             h.put(key, value, 0 if overwrite else _core.NOREPLACE)
         except ExistsError as e:
@@ -281,6 +374,7 @@ class SChunkStore:
         h = self.handle
         if self._loaders:
             self._before_change()
+        self._changes += 1
         h.delete(key)
 
     def disown(self, key: TYPE_KEY, zero: bool = False) -> None:
@@ -307,16 +401,26 @@ class SChunkStore:
 
     def refresh(self) -> None:
         """Read-only handle on a file another process appends to: see its newest commit."""
+        self._changes += 1
         self.handle.refresh()
 
     # ---- reading -------------------------------------------------------------------------
-    def get(self, key: TYPE_KEY, out: Any = None, *, method: Optional[str] = None) -> Any:
+    def get(self, key: TYPE_KEY, out: Any = None, *, return_location: bool = False,
+            method: str = "slice") -> Any:
         """The record under ``key`` as ``bytes``; with ``out`` (a writable contiguous buffer:
         bytearray, numpy array, memoryview ...) the record is read into it and ``out`` is
         returned (a memoryview of its first bytes when ``out`` is longer than the record).
-        Raises ``NotFoundError`` (a ``KeyError``) for a missing key. ``method`` is the
-        seed's ("slice"/"chunk") and is ignored: the C library picks the cheapest read."""
+        Raises ``NotFoundError`` (a ``KeyError``) for a missing key. ``return_location=True``
+        returns the record's ``Location`` instead of reading it (as the seed did). ``method``
+        is the seed's, ``"slice"`` or ``"chunk"`` (anything else raises ``ValueError``); both
+        read the same way: the C library picks the cheapest read."""
+        if method not in _GET_METHODS:
+            raise ValueError(f"method must be 'slice' or 'chunk', not {method!r}")
         h = self.handle
+        if return_location:
+            if not h.contains(key):
+                h.get(key)  # raises NotFoundError naming the key
+            return self.lookup[key]
         if out is None:
             return h.get(key)
         n = h.get(key, out)

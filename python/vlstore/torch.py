@@ -1,4 +1,12 @@
-"""PyTorch integration: ``FrameDataset``, an ``IterableDataset`` over vlstore files.
+"""PyTorch integration: ``FrameBatches`` (whole collated batches, the fast path),
+``FrameMapDataset`` (map-style, for your own sampler) and ``FrameDataset`` (one sample per
+frame).
+
+``FrameBatches`` and ``FrameMapDataset`` yield the batch dicts of ``vlstore.batch`` as tensors
+(``pos``, ``forces``, ``atomic_numbers``, ``natoms``, ``ptr``, ``batch``, ``energy``, ``cell``,
+``pbc``, ``stress``, ``charges``, the ``has_*`` masks, and ``keys``), built in C with no Python
+object per frame; python/README.md shows how to feed them to a model.
+
 
 Each iterator (one per DataLoader worker, per process) opens its own C loader on the files and
 serves one share of the epoch: with ``R`` ranks (from ``torch.distributed`` when it is
@@ -14,13 +22,17 @@ concatenated, with a ``batch`` index vector), since frames differ in atom count.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from . import _core
+from .batch import BatchKeys, batch_dict
 from .loader import BlockShuffleBatch
 from .serialize import BackedAtomicData, BackedAtomicDataCodec
 from .store import Depot, SChunkStore
@@ -47,10 +59,8 @@ def frame_to_tensors(key: Any, frame: BackedAtomicData) -> Dict[str, Any]:
         "masses": _tensor(frame.masses),
         "pos": _tensor(frame.pos),
     }
-    for k in ("forces", "cell", "pbc", "charges", "stress"):
-        v = getattr(frame, k)
-        if v is not None:
-            d[k] = _tensor(v)
+    for k in frame.present_arrays():  # only the optional arrays the record has
+        d[k] = _tensor(getattr(frame, k))
     if frame.energy is not None:
         d["energy"] = frame.energy
     return d
@@ -187,3 +197,241 @@ class FrameDataset(IterableDataset):
 
 def _pair(key: Any, rec: Any) -> Tuple[Any, Any]:
     return key, rec
+
+
+# ---- collated batches ----------------------------------------------------------------------
+
+def batch_to_tensors(batch: Dict[str, Any], pin_memory: bool = False) -> Dict[str, Any]:
+    """A collated batch dict (``vlstore.batch``) with its arrays as tensors
+    (``torch.from_numpy``: no copy; ``pin_memory`` copies into page-locked memory). ``keys``
+    stays a ``BatchKeys``."""
+    out: Dict[str, Any] = {}
+    for k, v in batch.items():
+        if isinstance(v, np.ndarray):
+            t = torch.from_numpy(v)
+            out[k] = t.pin_memory() if pin_memory else t
+        else:
+            out[k] = v
+    return out
+
+
+def _paths_of(source: Any) -> List[str]:
+    if isinstance(source, Depot):
+        source = source.backing
+    if isinstance(source, SChunkStore):
+        if source.location is None:
+            raise ValueError("a file is needed (workers open it themselves), not an in-memory "
+                             "store")
+        if not source.read_only:
+            source.commit()  # the workers open the file: they see what is committed
+        source = source.location
+    if isinstance(source, (str, os.PathLike)):
+        paths = [os.fspath(source)]
+    else:
+        paths = [os.fspath(p) for p in source]
+    if not paths:
+        raise ValueError("no files given")
+    return paths
+
+
+class FrameBatches(IterableDataset):
+    """Whole batches of frames, collated in C, for ``DataLoader(ds, batch_size=None,
+    num_workers=k)``.
+
+    Each item is a dict of tensors (see ``vlstore.batch``: ``pos``, ``forces``,
+    ``atomic_numbers``, ``natoms``, ``ptr``, ``batch``, ``energy``, ``cell``, ``pbc``,
+    ``stress``, ``charges``, the ``has_*`` masks, and ``keys``) viewing the loader's batch
+    memory (``torch.from_numpy``, no copy). Worker ``w`` of ``W`` on rank ``r`` of ``R``
+    (``torch.distributed`` when initialised, else ``rank``/``world``) serves sub-rank
+    ``r*W + w`` of ``R*W``: one epoch yields every frame exactly once over all ranks and
+    workers. Every complete pass advances the epoch by one (a fresh order, the same on every
+    rank); ``set_epoch(e)`` chooses one. ``len()`` is the number of batches per epoch for this
+    rank (summed over ``num_workers`` workers when given; in a worker, that worker's).
+    ``drop_last`` drops each share's final short batch (with it, all ranks step together).
+    ``pin_memory`` copies each tensor into page-locked memory when a CUDA device is present
+    (pinning only speeds up copies to a GPU; without one it does nothing), as
+    ``DataLoader(pin_memory=True)`` does. ``n_buffers``: see ``BlockShuffleBatch``.
+    """
+
+    def __init__(
+        self,
+        paths: Any,
+        batch_size: int = 64,
+        read_size: int = 4,
+        seed: int = 0,
+        rank: Optional[int] = None,
+        world: Optional[int] = None,
+        drop_last: bool = False,
+        pin_memory: bool = False,
+        *,
+        epoch: int = 0,
+        shuffle: bool = True,
+        merge_last: bool = True,
+        prefetch: bool = True,
+        threads: int = 1,
+        n_buffers: int = 2,
+        num_workers: Optional[int] = None,
+    ) -> None:
+        super().__init__()
+        self.paths = _paths_of(paths)
+        self.batch_size = int(batch_size)
+        self.read_size = int(read_size)
+        self.seed = int(seed)
+        self.rank = rank
+        self.world = world
+        self.drop_last = bool(drop_last)
+        self.pin_memory = bool(pin_memory)
+        self.shuffle = bool(shuffle)
+        self.merge_last = bool(merge_last)
+        self.prefetch = bool(prefetch)
+        self.threads = int(threads)
+        self.n_buffers = int(n_buffers)
+        self.num_workers = num_workers
+        # The epoch lives in shared memory: DataLoader workers are processes (forked or
+        # spawned per pass), and the last worker to finish a pass advances it for the next.
+        self._epoch = multiprocessing.Value("q", int(epoch))
+        self._finished = multiprocessing.Value("q", 0)
+        self._key_type: Optional[str] = None
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.value)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next pass serves (same on every rank)."""
+        with self._epoch.get_lock():
+            self._epoch.value = int(epoch)
+            self._finished.value = 0
+
+    def shard(self) -> Tuple[int, int]:
+        """(sub-rank, sub-world) this process/worker serves."""
+        return _shard(self.rank, self.world)
+
+    def _loader(self, rank: int, world: int, epoch: int) -> BlockShuffleBatch:
+        return BlockShuffleBatch(self.read_size, self.batch_size, self.paths,
+                                 shuffle=self.shuffle, end_block_merge=self.merge_last,
+                                 n_buffers=self.n_buffers, seed=self.seed, epoch=epoch,
+                                 rank=rank, world=world, drop_last=self.drop_last,
+                                 prefetch=self.prefetch, threads=self.threads, collate=True)
+
+    def __len__(self) -> int:
+        r, w = _shard(self.rank, self.world)
+        if get_worker_info() is not None or not self.num_workers:
+            with self._loader(r, w, self.epoch) as ld:
+                return len(ld)
+        k = int(self.num_workers)
+        total = 0
+        for i in range(k):
+            with self._loader(r * k + i, w * k, self.epoch) as ld:
+                total += len(ld)
+        return total
+
+    def __iter__(self):
+        rank, world = _shard(self.rank, self.world)
+        info = get_worker_info()
+        nworkers = info.num_workers if info is not None else 1
+        epoch = self.epoch
+        pin = self.pin_memory and torch.cuda.is_available()
+        with self._loader(rank, world, epoch) as ld:
+            for b in ld:
+                yield batch_to_tensors(b, pin)
+        with self._epoch.get_lock():  # a complete pass: the last worker advances the epoch
+            if self._epoch.value == epoch:
+                self._finished.value += 1
+                if self._finished.value >= nworkers:
+                    self._epoch.value = epoch + 1
+                    self._finished.value = 0
+
+
+class FrameMapDataset(Dataset):
+    """Map-style access to the frames of one or more vlstore files, for your own sampler.
+
+    ``len(ds)`` frames; index ``i`` names one frame, in a stable order (file after file, each
+    in storage order); ``ds.key(i)`` is its key. ``ds[i]`` returns ``i`` itself, so a
+    ``DataLoader(ds, batch_size=64, sampler=..., collate_fn=ds.collate)`` hands whole lists of
+    indices to ``collate``, which reads them with one ``get_many`` per file and collates them
+    in C into the same batch dict of tensors ``FrameBatches`` yields. (A batch spanning files
+    lists its frames file by file.) Files are opened read-only, lazily, once per process.
+    """
+
+    def __init__(self, paths: Any, *, pin_memory: bool = False, key_type: str = "str") -> None:
+        super().__init__()
+        self.paths = _paths_of(paths)
+        self.pin_memory = bool(pin_memory)
+        self._key_type = key_type
+        self._stores: Optional[List[SChunkStore]] = None
+        self._pid = -1
+        keys: List[bytes] = []
+        starts = [0]
+        for p in self.paths:
+            with SChunkStore(p, mode="r", key_type=self._key_type) as s:
+                keys.extend(s._raw_keys())
+            starts.append(len(keys))
+        self._keys = keys
+        self._starts = np.asarray(starts, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def key(self, i: int) -> Any:
+        """The key of frame i."""
+        from .store import _decode_key
+        return _decode_key(self._keys[i], self._key_type)
+
+    def __getitem__(self, i: int) -> int:
+        i = int(i)
+        if not -len(self._keys) <= i < len(self._keys):
+            raise IndexError(f"frame index {i} out of range (0..{len(self._keys) - 1})")
+        return i % len(self._keys)
+
+    def _open(self) -> List[SChunkStore]:
+        if self._stores is None or self._pid != os.getpid():  # a worker opens its own
+            self._stores = [SChunkStore(p, mode="r", key_type=self._key_type) for p in self.paths]
+            self._pid = os.getpid()
+        return self._stores
+
+    def get_batch(self, indices: Sequence[int], copy: bool = False) -> Dict[str, Any]:
+        """The frames at `indices` as one batch dict of numpy arrays (``vlstore.batch``)."""
+        stores = self._open()
+        idx = np.asarray([self[i] for i in indices], dtype=np.int64)
+        files = np.searchsorted(self._starts, idx, side="right") - 1
+        parts = []
+        for f in np.unique(files):
+            keys = [self._keys[i] for i in idx[files == f]]
+            mem, layout = _core.frame_batch(stores[int(f)].handle, keys)
+            parts.append(batch_dict(mem, layout, self._key_type, copy))
+        return parts[0] if len(parts) == 1 else _concat(parts)
+
+    def collate(self, indices: Sequence[int]) -> Dict[str, Any]:
+        """``collate_fn`` for a DataLoader: indices -> batch dict of tensors (pinned with
+        ``pin_memory`` when a CUDA device is present)."""
+        return batch_to_tensors(self.get_batch(indices),
+                                self.pin_memory and torch.cuda.is_available())
+
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d["_stores"] = None  # handles stay in the process that opened them
+        return d
+
+
+def _concat(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Batch dicts of several files joined into one (atom and frame indices shifted)."""
+    out: Dict[str, Any] = {}
+    atoms = np.cumsum([0] + [int(p["natoms"].sum()) for p in parts])
+    frames = np.cumsum([0] + [len(p["natoms"]) for p in parts])
+    for k, v in parts[0].items():
+        if k == "keys":
+            out[k] = BatchKeys(b"".join(p["keys"]._blob for p in parts),
+                               np.concatenate([[0]] + [np.asarray(p["keys"]._ptr[1:]) +
+                                                       len(b"".join(q["keys"]._blob
+                                                                    for q in parts[:j]))
+                                                       for j, p in enumerate(parts)]),
+                               v._key_type)
+        elif k == "ptr":
+            out[k] = np.concatenate([[0]] + [p["ptr"][1:] + atoms[j]
+                                             for j, p in enumerate(parts)]).astype(np.int64)
+        elif k == "batch":
+            out[k] = np.concatenate([p["batch"] + frames[j] for j, p in enumerate(parts)])
+        else:
+            out[k] = np.concatenate([p[k] for p in parts])
+    return out

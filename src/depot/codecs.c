@@ -44,7 +44,10 @@ static int frame_unpack(void *ctx, const void *rec, size_t len, void *obj, char 
                         size_t msgcap)
 {
     (void)ctx;
-    return vls_frame_view_msg(rec, len, obj, msg, msgcap);
+    int rc = vls_frame_view(rec, len, obj);
+    if (rc != VLS_OK && msg && msgcap) /* the verifier's detail, from the handle-less slot */
+        snprintf(msg, msgcap, "%s", vls_errmsg(NULL));
+    return rc;
 }
 
 const vls_depot_codec vls_codec_frame = {

@@ -104,20 +104,24 @@ int vls_depot_open(vls_store *store, const vls_depot_codec *codec, vls_depot **o
     if (out)
         *out = NULL;
     if (!store || !codec || !out)
-        return vls_seterr(store, VLS_E_INVAL, "vls_depot_open: NULL argument");
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_depot_open: NULL argument");
     size_t align = codec->align ? codec->align : 1;
     if (!codec->pack || !codec->unpack || codec->obj_size == 0)
-        return vls_seterr(store, VLS_E_INVAL,
+        return vls_seterr(NULL, VLS_E_INVAL,
                           "vls_depot_open: codec '%s' needs pack, unpack and obj_size",
                           codec->name ? codec->name : "?");
     if ((align & (align - 1)) != 0 || align > VLS_DEPOT_MAX_ALIGN)
-        return vls_seterr(store, VLS_E_INVAL,
+        return vls_seterr(NULL, VLS_E_INVAL,
                           "vls_depot_open: codec '%s' asks for alignment %zu (a power of two "
                           "up to %u expected)",
                           codec->name ? codec->name : "?", codec->align, VLS_DEPOT_MAX_ALIGN);
+    for (size_t i = 0; i < sizeof codec->reserved / sizeof codec->reserved[0]; i++)
+        if (codec->reserved[i])
+            return vls_seterr(NULL, VLS_E_INVAL, "vls_depot_open: codec '%s' has reserved[%zu] "
+                              "set (must be NULL)", codec->name ? codec->name : "?", i);
     vls_depot *d = calloc(1, sizeof *d);
     if (!d)
-        return vls_seterr(store, VLS_E_NOMEM, "vls_depot_open: no memory");
+        return vls_seterr(NULL, VLS_E_NOMEM, "vls_depot_open: no memory");
     d->s = store;
     d->c = *codec;
     if (!d->c.name)
@@ -274,7 +278,7 @@ int vls_depot_view_str(vls_depot *d, const char *key, void *obj)
 }
 
 int vls_depot_get(vls_depot *d, const void *key, size_t klen, void *buf, size_t cap,
-                  size_t *len, void *obj)
+                  uint64_t *len, void *obj)
 {
     int rc = check_read_args(d, "get", key, klen, obj);
     if (rc != VLS_OK)
@@ -290,11 +294,11 @@ int vls_depot_get(vls_depot *d, const void *key, size_t klen, void *buf, size_t 
     rc = vls_get(d->s, key, klen, buf, cap, len);
     if (rc != VLS_OK)
         return rc;
-    return unpack(d, "get", key, klen, buf, *len, obj);
+    return unpack(d, "get", key, klen, buf, (size_t)*len, obj); /* *len <= cap */
 }
 
-int vls_depot_get_alloc(vls_depot *d, const void *key, size_t klen, void **rec, size_t *len,
-                        void *obj)
+int vls_depot_get_alloc(vls_depot *d, const void *key, size_t klen, void **rec,
+                        uint64_t *len, void *obj)
 {
     if (rec)
         *rec = NULL;
@@ -315,10 +319,10 @@ int vls_depot_get_alloc(vls_depot *d, const void *key, size_t klen, void **rec, 
         if (posix_memalign(&p, d->buf_align, size ? (size_t)size : 1) != 0)
             return depot_err(d, VLS_E_NOMEM, "get_alloc", key, klen,
                              "no memory for the record");
-        size_t got = 0;
+        uint64_t got = 0;
         rc = vls_get(d->s, key, klen, p, (size_t)size, &got);
         if (rc == VLS_OK)
-            rc = unpack(d, "get_alloc", key, klen, p, got, obj);
+            rc = unpack(d, "get_alloc", key, klen, p, (size_t)got, obj);
         if (rc == VLS_OK) {
             *rec = p;
             if (len)

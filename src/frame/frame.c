@@ -17,8 +17,9 @@
  */
 #include "vlstore_frame.h"
 
+#include "common/error.h"
+
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,22 +483,10 @@ int vls_frame_encode_alloc(const vls_frame *f, void **out, size_t *len) {
 typedef struct {
     const uint8_t *b;
     uint64_t len;
-    char *msg;
-    size_t msgcap;
 } vctx;
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(vctx *c, int code, const char *fmt, ...) {
-    if (c->msg && c->msgcap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->msg, c->msgcap, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* The verifier has no handle: its failures go to the thread's handle-less message. */
+#define fail(c, ...) ((void)(c), vls_seterr(NULL, __VA_ARGS__))
 
 /* What the verifier found: field positions of the present fields. */
 typedef struct {
@@ -732,26 +721,21 @@ static int verify(vctx *c, found *fd) {
         rc = check_prop_tables(c, fd->data[i], fd->count[i], per_atom, nsites, fd);
         if (rc) return rc;
     }
-    if (c->msg && c->msgcap) c->msg[0] = '\0';
     return VLS_OK;
 }
 
-int vls_frame_verify_msg(const void *buf, size_t len, char *msg, size_t msgcap) {
-    vctx c = {buf, len, msg, msgcap};
+int vls_frame_verify(const void *buf, size_t len) {
+    vctx c = {buf, len};
     found fd;
     if (!buf && len) return fail(&c, VLS_E_INVAL, "buffer is NULL");
     if (!buf) c.b = (const uint8_t *)"";
     return verify(&c, &fd);
 }
 
-int vls_frame_verify(const void *buf, size_t len) {
-    return vls_frame_verify_msg(buf, len, NULL, 0);
-}
-
 int vls_frame_is_aligned(const void *buf) { return ((uintptr_t)buf & 3u) == 0; }
 
-int vls_frame_view_msg(const void *buf, size_t len, vls_frame *out, char *msg, size_t msgcap) {
-    vctx c = {buf, len, msg, msgcap};
+int vls_frame_view(const void *buf, size_t len, vls_frame *out) {
+    vctx c = {buf, len};
     found fd;
     if (!out) return fail(&c, VLS_E_INVAL, "out is NULL");
     vls_frame_init(out);
@@ -800,10 +784,6 @@ int vls_frame_view_msg(const void *buf, size_t len, vls_frame *out, char *msg, s
     }
     out->aligned = ((uintptr_t)buf & (fd.need8 ? 7u : 3u)) == 0;
     return VLS_OK;
-}
-
-int vls_frame_view(const void *buf, size_t len, vls_frame *out) {
-    return vls_frame_view_msg(buf, len, out, NULL, 0);
 }
 
 int vls_frame_view_aligned(const void *buf, size_t len, void *scratch, size_t scratch_cap,

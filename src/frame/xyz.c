@@ -17,6 +17,8 @@
  */
 #include "vlstore_frame.h"
 
+#include "common/error.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
@@ -177,13 +179,13 @@ static char *dup_str(const char *s) {
 
 static int xyz_new(const char *display, vls_xyz **out) {
     vls_xyz *p = calloc(1, sizeof *p);
-    if (!p) return VLS_E_NOMEM;
+    if (!p) return vls_seterr(NULL, VLS_E_NOMEM, "%s: no memory for an XYZ parser", display);
     p->display = dup_str(display);
     p->comment = calloc(1, 1);
     p->comment_cap = 1;
     if (!p->display || !p->comment || !c_locale()) {
         vls_xyz_close(p);
-        return VLS_E_NOMEM;
+        return vls_seterr(NULL, VLS_E_NOMEM, "%s: no memory for an XYZ parser", display);
     }
     for (int z = 0; z <= VLS_ELEMENT_MAX; z++) {
         const char *s = vls_element_symbol(z);
@@ -195,16 +197,19 @@ static int xyz_new(const char *display, vls_xyz **out) {
 }
 
 int vls_xyz_open_file(FILE *fp, const char *display_name, vls_xyz **out) {
-    if (!out) return VLS_E_INVAL;
+    if (!out || !fp) {
+        if (out) *out = NULL;
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_xyz_open_file: NULL argument");
+    }
     *out = NULL;
-    if (!fp) return VLS_E_INVAL;
     vls_xyz *p;
     int rc = xyz_new(display_name ? display_name : "<stream>", &p);
     if (rc) return rc;
     p->rbuf = malloc(RBUF_SIZE);
     if (!p->rbuf) {
         vls_xyz_close(p);
-        return VLS_E_NOMEM;
+        return vls_seterr(NULL, VLS_E_NOMEM, "%s: no memory for the read buffer",
+                          display_name ? display_name : "<stream>");
     }
     p->fp = fp;
     *out = p;
@@ -212,11 +217,13 @@ int vls_xyz_open_file(FILE *fp, const char *display_name, vls_xyz **out) {
 }
 
 int vls_xyz_open(const char *path, vls_xyz **out) {
-    if (!out) return VLS_E_INVAL;
+    if (!out || !path) {
+        if (out) *out = NULL;
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_xyz_open: NULL argument");
+    }
     *out = NULL;
-    if (!path) return VLS_E_INVAL;
     FILE *fp = fopen(path, "rb");
-    if (!fp) return VLS_E_IO;
+    if (!fp) return vls_seterr(NULL, VLS_E_IO, "%s: %s", path, strerror(errno));
     int rc = vls_xyz_open_file(fp, path, out);
     if (rc) {
         fclose(fp);
@@ -227,9 +234,11 @@ int vls_xyz_open(const char *path, vls_xyz **out) {
 }
 
 int vls_xyz_open_mem(const void *data, size_t len, const char *display_name, vls_xyz **out) {
-    if (!out) return VLS_E_INVAL;
+    if (!out || (!data && len)) {
+        if (out) *out = NULL;
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_xyz_open_mem: NULL argument");
+    }
     *out = NULL;
-    if (!data && len) return VLS_E_INVAL;
     vls_xyz *p;
     int rc = xyz_new(display_name ? display_name : "<memory>", &p);
     if (rc) return rc;
@@ -299,7 +308,7 @@ void vls_xyz_close(vls_xyz *p) {
     free(p);
 }
 
-const char *vls_xyz_error(const vls_xyz *p) { return p ? p->errmsg : ""; }
+const char *vls_xyz_errmsg(const vls_xyz *p) { return p ? p->errmsg : vls_errmsg(NULL); }
 const char *vls_xyz_comment(const vls_xyz *p) { return p ? p->comment : ""; }
 const char *vls_xyz_dropped(const vls_xyz *p) { return p ? p->dropped : ""; }
 long vls_xyz_line(const vls_xyz *p) { return p ? p->lineno : 0; }

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "collate.h"
+#include "common/error.h"
 #include "common/pool.h"
 #include "vlstore_loader.h"
 
@@ -123,22 +125,20 @@ struct vls_loader {
     ld_unit *free_list;
     int prefetch_rc;      /* a prefetch thread could not even allocate a unit */
     uint64_t bytes_read, reads_done, wait_ns;
+
+    ld_batches *collated; /* vls_loader_next_frames' memory sets (collate.c); NULL until used */
 };
 
-static _Thread_local char open_msg[512];
-
-const char *vls_loader_open_errmsg(void)
-{
-    return open_msg;
-}
-
+/* A failure with no loader to hold it (a failed open) goes to the calling thread's
+ * handle-less message, vls_loader_errmsg(NULL) = vls_errmsg(NULL). */
 static int open_fail(int rc, const char *fmt, ...)
 {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(open_msg, sizeof open_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return rc;
+    return vls_seterr(NULL, rc, "%s", msg);
 }
 
 static int fail(vls_loader *ld, int rc, const char *fmt, ...)
@@ -233,6 +233,14 @@ static int check_options(const vls_loader_options *o)
                          o->rank, o->world);
     if (o->threads < 1 || o->threads > 256)
         return open_fail(VLS_E_INVAL, "loader options: threads %d is not in 1..256", o->threads);
+    /* a nonzero reserved field is a setting this library does not know: refuse, not ignore */
+    if (o->reserved0 != 0)
+        return open_fail(VLS_E_INVAL, "loader options: reserved0 is %u, must be 0",
+                         o->reserved0);
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i] != 0)
+            return open_fail(VLS_E_INVAL, "loader options: reserved[%zu] is %llu, must be 0", i,
+                             (unsigned long long)o->reserved[i]);
     return VLS_OK;
 }
 
@@ -499,7 +507,7 @@ static void run_task(void *arg, size_t i)
     ld_task *t = &rd->tasks[i];
     vls_store *s = ld->stores[t->file];
     uint64_t want = ld->chunk_start[t->file][t->chunk + 1] - ld->chunk_start[t->file][t->chunk];
-    size_t got = 0;
+    uint64_t got = 0;
     t->rc = vls_read_chunk(s, t->chunk, t->dst, (size_t)want, &got);
     if (t->rc == VLS_OK && got != want)
         t->rc = VLS_E_CORRUPT;
@@ -518,19 +526,9 @@ static uint64_t last_chunk_of(const vls_loader *ld, const ld_rec *r)
     return c;
 }
 
-/* Reads unit un->u. Every chunk the unit's records touch is decoded whole, straight into the
- * unit buffer (runs of consecutive chunks back to back, so a record that crosses chunks is
- * contiguous), the chunks of a read on the decode threads. A record then sits at its own
- * offset in its chunk and keeps the alignment it was written with. Records still in a
- * writer's open chunk are read with vls_get_many_into. Then un->recs is laid out in serving
- * order. */
-static int read_unit(ld_reader *rd, ld_unit *un)
+/* Makes room for count records in un->recs and the reader's scratch. */
+static int reserve_unit_records(ld_reader *rd, ld_unit *un, uint64_t count)
 {
-    vls_loader *ld = rd->ld;
-    uint64_t first = ld->unit_start[un->u], count = ld->unit_start[un->u + 1] - first;
-    const uint64_t *seq = ld->seq + first;
-    un->rc = 0;
-    un->msg[0] = 0;
     if (reserve_scratch(rd, count) != VLS_OK)
         return unit_fail(un, VLS_E_NOMEM, "no memory to read %llu records",
                          (unsigned long long)count);
@@ -542,18 +540,21 @@ static int read_unit(ld_reader *rd, ld_unit *un)
         un->recs = nr;
         un->rcap = count;
     }
-    uint64_t *order = rd->order; /* record numbers in storage order (file, then position) */
-    memcpy(order, seq, count * sizeof *order);
-    qsort(order, count, sizeof *order, cmp_u64);
+    return VLS_OK;
+}
 
-    /* the chunks to decode, in order, each once; and the bytes of open-chunk records */
+/* Lists the chunks to decode (rd->tasks), in storage order, each once, and sums the bytes
+ * the unit buffer needs (*total): decoded runs 64-aligned, then the open-chunk records. */
+static int plan_chunk_reads(ld_reader *rd, ld_unit *un, const uint64_t *order, uint64_t count,
+                            uint64_t *total)
+{
+    const vls_loader *ld = rd->ld;
     rd->ntasks = 0;
-    uint64_t total = 0, npending = 0;
+    *total = 0;
     for (uint64_t i = 0; i < count; i++) {
         const ld_rec *r = &ld->rec[order[i]];
         if (r->chunk == UINT64_MAX) {
-            total += align_up(r->len);
-            npending++;
+            *total += align_up(r->len);
             continue;
         }
         uint64_t last = last_chunk_of(ld, r);
@@ -565,25 +566,38 @@ static int read_unit(ld_reader *rd, ld_unit *un)
             if (add_task(rd, r->file, c) != VLS_OK)
                 return unit_fail(un, VLS_E_NOMEM, "no memory to plan a read");
             const uint64_t *cs = ld->chunk_start[r->file];
-            total += (run ? 0 : 64) + cs[c + 1] - cs[c]; /* a new run starts 64-aligned */
+            *total += (run ? 0 : 64) + cs[c + 1] - cs[c]; /* a new run starts 64-aligned */
         }
     }
-    if (total > un->cap || !un->buf) {
-        /* reads differ a little in size; a quarter more room lets a recycled buffer serve the
-         * next read instead of being freed and faulted in again (measured: fresh pages were a
-         * fifth of an epoch's time) */
-        free(un->buf);
-        un->buf = NULL;
-        un->cap = 0;
-        void *p = NULL;
-        uint64_t want = total + total / 4 + 4096;
-        if (total > SIZE_MAX / 2 || posix_memalign(&p, 64, (size_t)want))
-            return unit_fail(un, VLS_E_NOMEM, "no memory for a read of %llu bytes",
-                             (unsigned long long)total);
-        un->buf = p;
-        un->cap = (size_t)want;
-    }
-    /* place the chunks: a run of consecutive chunks of one file lies back to back */
+    return VLS_OK;
+}
+
+/* Makes un->buf hold at least total bytes. */
+static int reserve_unit_buffer(ld_unit *un, uint64_t total)
+{
+    if (total <= un->cap && un->buf)
+        return VLS_OK;
+    /* reads differ a little in size; a quarter more room lets a recycled buffer serve the
+     * next read instead of being freed and faulted in again (measured: fresh pages were a
+     * fifth of an epoch's time) */
+    free(un->buf);
+    un->buf = NULL;
+    un->cap = 0;
+    void *p = NULL;
+    uint64_t want = total + total / 4 + 4096;
+    if (total > SIZE_MAX / 2 || posix_memalign(&p, 64, (size_t)want))
+        return unit_fail(un, VLS_E_NOMEM, "no memory for a read of %llu bytes",
+                         (unsigned long long)total);
+    un->buf = p;
+    un->cap = (size_t)want;
+    return VLS_OK;
+}
+
+/* Places the chunks in un->buf (a run of consecutive chunks of one file back to back) and
+ * decodes them on the pool. *end receives the first byte after the last chunk. */
+static int decode_planned_chunks(ld_reader *rd, ld_unit *un, uint64_t *end)
+{
+    vls_loader *ld = rd->ld;
     uint64_t off = 0;
     for (uint64_t t = 0; t < rd->ntasks; t++) {
         ld_task *tk = &rd->tasks[t];
@@ -594,13 +608,21 @@ static int read_unit(ld_reader *rd, ld_unit *un)
         tk->dst = un->buf + off;
         off += cs[tk->chunk + 1] - cs[tk->chunk];
     }
+    *end = off;
     pool_run(ld->pool, (size_t)rd->ntasks, run_task, rd);
     for (uint64_t t = 0; t < rd->ntasks; t++)
         if (rd->tasks[t].rc != VLS_OK)
             return unit_fail(un, rd->tasks[t].rc, "file %u, chunk %llu: %s", rd->tasks[t].file,
                              (unsigned long long)rd->tasks[t].chunk, rd->tasks[t].msg);
+    return VLS_OK;
+}
 
-    /* each record's bytes: found through the task that decoded its first chunk */
+/* Points rd->rbufs[i] at record order[i]'s bytes: inside the task that decoded its first
+ * chunk, or (open-chunk records) at room after the chunks, from off on, with its key. */
+static void locate_records(ld_reader *rd, ld_unit *un, const uint64_t *order, uint64_t count,
+                           uint64_t off)
+{
+    const vls_loader *ld = rd->ld;
     uint64_t t = 0;
     for (uint64_t i = 0; i < count; i++) {
         const ld_rec *r = &ld->rec[order[i]];
@@ -616,8 +638,14 @@ static int read_unit(ld_reader *rd, ld_unit *un)
             t++; /* tasks and records are both in storage order */
         rd->rbufs[i] = rd->tasks[t].dst + r->coff;
     }
-    /* open-chunk records (a writer's own store handle), file by file */
-    for (uint64_t i = 0; npending && i < count;) {
+}
+
+/* Reads the records still in a writer's open chunk (its own store handle), file by file. */
+static int read_open_chunk_records(ld_reader *rd, ld_unit *un, const uint64_t *order,
+                                   uint64_t count)
+{
+    const vls_loader *ld = rd->ld;
+    for (uint64_t i = 0; i < count;) {
         const ld_rec *r = &ld->rec[order[i]];
         if (r->chunk != UINT64_MAX) {
             i++;
@@ -652,7 +680,15 @@ static int read_unit(ld_reader *rd, ld_unit *un)
         }
         i = j;
     }
-    /* serving order: find each served record's place by binary search in order[] */
+    return VLS_OK;
+}
+
+/* Lays un->recs out in serving order seq[], finding each record's place by binary search in
+ * order[] (storage order). */
+static void lay_out_serving_order(ld_reader *rd, ld_unit *un, const uint64_t *seq,
+                                  const uint64_t *order, uint64_t count)
+{
+    const vls_loader *ld = rd->ld;
     for (uint64_t p = 0; p < count; p++) {
         uint64_t want = seq[p], lo = 0, hi = count;
         while (hi - lo > 1) {
@@ -676,6 +712,36 @@ static int read_unit(ld_reader *rd, ld_unit *un)
     if (last > ld->serve_n)
         last = ld->serve_n;
     un->last_batch = (last - 1) / ld->o.batch_size;
+}
+
+/* Reads unit un->u. Every chunk the unit's records touch is decoded whole, straight into the
+ * unit buffer (runs of consecutive chunks back to back, so a record that crosses chunks is
+ * contiguous), the chunks of a read on the decode threads. A record then sits at its own
+ * offset in its chunk and keeps the alignment it was written with. Records still in a
+ * writer's open chunk are read with vls_get_many_into. Then un->recs is laid out in serving
+ * order. */
+static int read_unit(ld_reader *rd, ld_unit *un)
+{
+    vls_loader *ld = rd->ld;
+    uint64_t first = ld->unit_start[un->u], count = ld->unit_start[un->u + 1] - first;
+    const uint64_t *seq = ld->seq + first;
+    uint64_t total, chunks_end;
+    int rc;
+    un->rc = 0;
+    un->msg[0] = 0;
+    if ((rc = reserve_unit_records(rd, un, count)) != VLS_OK)
+        return rc;
+    uint64_t *order = rd->order; /* record numbers in storage order (file, then position) */
+    memcpy(order, seq, count * sizeof *order);
+    qsort(order, count, sizeof *order, cmp_u64);
+    if ((rc = plan_chunk_reads(rd, un, order, count, &total)) != VLS_OK ||
+        (rc = reserve_unit_buffer(un, total)) != VLS_OK ||
+        (rc = decode_planned_chunks(rd, un, &chunks_end)) != VLS_OK)
+        return rc;
+    locate_records(rd, un, order, count, chunks_end);
+    if ((rc = read_open_chunk_records(rd, un, order, count)) != VLS_OK)
+        return rc;
+    lay_out_serving_order(rd, un, seq, order, count);
     return VLS_OK;
 }
 
@@ -795,7 +861,6 @@ static int start_at(vls_loader *ld, uint64_t epoch, uint64_t batch)
     stop_prefetch(ld);
     recycle_all(ld);
     ld->failed = 0;
-    ld->msg[0] = 0;
     int rc = plan_epoch(ld, epoch);
     if (rc != VLS_OK)
         return rc;
@@ -903,7 +968,6 @@ static vls_loader *loader_new(const vls_loader_options *opts, size_t n, int *rc)
 int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options *opts,
                     vls_loader **out)
 {
-    open_msg[0] = 0;
     if (!out)
         return open_fail(VLS_E_INVAL, "vls_loader_open: NULL out");
     *out = NULL;
@@ -932,7 +996,6 @@ int vls_loader_open(const char *const *paths, size_t n, const vls_loader_options
 int vls_loader_open_stores(vls_store *const *stores, size_t n, const vls_loader_options *opts,
                            vls_loader **out)
 {
-    open_msg[0] = 0;
     if (!out)
         return open_fail(VLS_E_INVAL, "vls_loader_open_stores: NULL out");
     *out = NULL;
@@ -991,6 +1054,7 @@ void vls_loader_close(vls_loader *ld)
     free(ld->unit_start);
     free(ld->group_perm);
     free(ld->ring);
+    ld_batches_free(ld->collated);
     free(ld);
 }
 
@@ -1050,7 +1114,8 @@ static ld_unit *get_unit(vls_loader *ld, uint64_t u)
 int vls_loader_next(vls_loader *ld, const vls_record **records, size_t *n)
 {
     if (!ld || !records || !n)
-        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next: NULL argument") : VLS_E_INVAL;
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next: NULL argument")
+                  : open_fail(VLS_E_INVAL, "vls_loader_next: NULL loader");
     *records = NULL;
     *n = 0;
     if (ld->failed)
@@ -1124,7 +1189,8 @@ int vls_loader_tell(const vls_loader *ld, vls_loader_position *pos)
 int vls_loader_seek(vls_loader *ld, const vls_loader_position *pos)
 {
     if (!ld || !pos)
-        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_seek: NULL position") : VLS_E_INVAL;
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_seek: NULL position")
+                  : open_fail(VLS_E_INVAL, "vls_loader_seek: NULL loader");
     if (pos->fingerprint != plan_fingerprint(ld))
         return fail(ld, VLS_E_INVAL, "the saved position belongs to another dataset or to "
                     "other loader settings (fingerprint %016llx, this loader %016llx)",
@@ -1154,5 +1220,29 @@ int vls_loader_info_get(vls_loader *ld, vls_loader_info *info)
 
 const char *vls_loader_errmsg(const vls_loader *ld)
 {
-    return ld ? ld->msg : "";
+    return ld ? ld->msg : vls_errmsg(NULL);
+}
+
+/*-*************************************
+ *  Collated frame batches (the collation itself is in collate.c)
+ ***************************************/
+
+int vls_loader_next_frames(vls_loader *ld, const vls_frame_batch **batch)
+{
+    if (!ld || !batch)
+        return ld ? fail(ld, VLS_E_INVAL, "vls_loader_next_frames: NULL argument")
+                  : open_fail(VLS_E_INVAL, "vls_loader_next_frames: NULL loader");
+    *batch = NULL;
+    const vls_record *recs;
+    size_t n;
+    int rc = vls_loader_next(ld, &recs, &n);
+    if (rc <= 0)
+        return rc;
+    char msg[sizeof ld->msg];
+    rc = ld_batches_collate(&ld->collated, ld->o.n_buffers, recs, n, batch, msg, sizeof msg);
+    if (rc != VLS_OK)
+        return fail(ld, rc, "batch %llu of epoch %llu: %s",
+                    (unsigned long long)(ld->next_batch - 1), (unsigned long long)ld->epoch,
+                    msg);
+    return 1;
 }

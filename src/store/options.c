@@ -37,7 +37,7 @@ static const struct {
 } codecs[] = {{VLS_CODEC_BLOSCLZ, "blosclz"}, {VLS_CODEC_LZ4, "lz4"}, {VLS_CODEC_LZ4HC, "lz4hc"},
               {VLS_CODEC_ZLIB, "zlib"},       {VLS_CODEC_ZSTD, "zstd"}, {VLS_CODEC_NONE, "none"}};
 
-const char *vls_codec_name(int codec)
+const char *vls_compressor_name(int codec)
 {
     for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
         if (codecs[i].code == codec)
@@ -45,7 +45,7 @@ const char *vls_codec_name(int codec)
     return "unknown";
 }
 
-int vls_codec_from_name(const char *name)
+int vls_compressor_from_name(const char *name)
 {
     for (size_t i = 0; name && i < sizeof codecs / sizeof codecs[0]; i++)
         if (strcmp(codecs[i].name, name) == 0)

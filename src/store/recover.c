@@ -12,7 +12,7 @@
  *     its chunk entries are replaced by the frames found between it and the segment before
  *     it, so the logical offsets of every later chunk stay right;
  *  4. salvage: every chunk is checked (payload hash, decoding) and every live record read and
- *     checked against its hash through store.c's reader, on a read-only handle built over the
+ *     checked against its hash through read.c's reader, on a read-only handle built over the
  *     damaged file; the records that pass go to a new store.
  * A wrong guess in 2 or 3 can only make records fail their hash: no byte is ever written to
  * the new store unless it matched the XXH3_64 that the index kept for its record.

@@ -1,6 +1,7 @@
 /* store.h — the store handle, shared by the modules that implement the public API:
- * store.c (open, put, get, commit), batch.c (get_many), verify.c, compact.c.
- * Depends on io, format, index, chunk, cache, pool. */
+ * open.c (open, close), write.c (put, delete), commit.c (finding and writing commits,
+ * refresh), read.c (get, chunk reads, queries), spare.c (read buffers), batch.c (get_many),
+ * verify.c, compact.c, recover.c. Depends on io, format, index, chunk, cache, pool. */
 #ifndef VLS_STORE_H
 #define VLS_STORE_H
 
@@ -16,6 +17,13 @@
 #include "io.h"
 #include "common/pool.h"
 #include "vlstore.h"
+
+/* A kept buffer for compressed chunk bytes read with pread (spare.c). */
+typedef struct spare_buf {
+    struct spare_buf *next;
+    size_t cap;
+    unsigned char data[];
+} spare_buf;
 
 struct vls_store {
     vls_io *io;
@@ -71,6 +79,30 @@ struct vls_store {
  * vls_open, and for vls_recover's handle over a damaged file. */
 vls_store *store_alloc(void);
 void store_free(vls_store *s);
+
+/* Records a failed read or write (what, where, errno err) in the handle's message; a failed
+ * write also fails a writable handle (no more writes). Returns rc. (open.c) */
+int store_fail_io(vls_store *s, int rc, int err, const char *what, uint64_t off);
+
+/* VLS_E_READONLY / VLS_E_FAILED with a message when s may not be written (write.c). */
+int store_check_writable(vls_store *s);
+/* VLS_E_INVAL with a message unless key is 1 to VLS_MAX_KEY bytes (write.c). */
+int store_check_key(vls_store *s, const void *key, size_t klen);
+
+/* Writes out the open chunk (handing it to the write-behind thread when `behind` is set and
+ * write-behind is on), after the chunk compressed behind before it (write.c). */
+int store_flush_chunk(vls_store *s, int behind);
+
+/* Loads the newest commit into s: ix, seq, committed_size, chain state (commit.c). */
+int store_load_latest(vls_store *s);
+/* vls_commit with the write lock held (commit.c). */
+int store_commit_locked(vls_store *s);
+
+/* A buffer of at least len bytes (a kept one when one is big enough), NULL when out of
+ * memory; give it back when done; free_all at handle close (spare.c). */
+spare_buf *store_spare_take(vls_store *s, size_t len);
+void store_spare_give(vls_store *s, spare_buf *b);
+void store_spare_free_all(vls_store *s);
 
 /* Reads logical bytes [off, off+len) into dst. *unverified is set when some byte came from a
  * chunk whose checksum was not checked (partial decode) — the caller then checks the record
