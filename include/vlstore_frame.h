@@ -251,6 +251,12 @@ VLS_API int vls_frame_find_prop(const vls_frame *f, int per_atom, const char *na
  *  property or i >= count. */
 VLS_API const char *vls_prop_string(const vls_prop *p, size_t i, size_t *len);
 
+/*! vls_frame_real() :
+ *  Element i of whichever array of a float32/float64 pair is set (f->positions or
+ *  f->positions64, ...), as a double; 0 when both are NULL. Reads with memcpy, so views with
+ *  aligned == 0 work too. For code that takes frames of either precision. */
+VLS_API double vls_frame_real(const float *f32, const double *f64, size_t i);
+
 /*! vls_dtype_size() : bytes per element of a numeric dtype (4, 8 or 1); 0 for VLS_DT_STR and
  *  unknown values. */
 VLS_API size_t vls_dtype_size(int dtype);

@@ -111,6 +111,20 @@ void vls_frame_init(vls_frame *f) {
     f->ncodim = NCODIM_DEFAULT;
 }
 
+double vls_frame_real(const float *f32, const double *f64, size_t i) {
+    if (f64) {
+        double v;
+        memcpy(&v, (const char *)f64 + 8 * i, 8);
+        return v;
+    }
+    if (f32) {
+        float v;
+        memcpy(&v, (const char *)f32 + 4 * i, 4);
+        return v;
+    }
+    return 0;
+}
+
 size_t vls_dtype_size(int dtype) {
     switch (dtype) {
     case VLS_DT_F32:

@@ -671,16 +671,18 @@ static void info_consume(vls_xyz *p, const info_value *iv) {
 
 /* Adds the string property "vlstore:<what>_key" = key, recording where a core field came from
  * (so that export-xyz and vlstore.ase write it back under that name). */
-static int add_source_key(vls_xyz *p, const char *what, const info_value *iv) {
+static int add_source_key(vls_xyz *p, const char *what, const char *key, size_t key_len) {
     char name[48];
     snprintf(name, sizeof name, "vlstore:%s_key", what);
-    const size_t key_off = iv->key_off, key_len = iv->key_len; /* iv moves with p->info */
     if (grow((void **)&p->info, &p->info_alloc, p->ninfo + 1, sizeof *p->info)) return -1;
     info_value *r = &p->info[p->ninfo];
     memset(r, 0, sizeof *r);
+    const unsigned char *u = (const unsigned char *)key; /* key may lie in the arena, */
+    const int inside = p->arena && u >= p->arena && u < p->arena + p->arena_cap;
+    const size_t key_at = inside ? (size_t)(u - p->arena) : 0; /* which may move below */
     r->key_off = arena_str(p, name, strlen(name));
     r->key_len = strlen(name);
-    size_t soff = arena_str(p, AT(p, key_off), key_len);
+    size_t soff = arena_str(p, inside ? (const char *)p->arena + key_at : key, key_len);
     r->off = arena_alloc(p, sizeof(size_t));
     if (r->key_off == (size_t)-1 || soff == (size_t)-1 || r->off == (size_t)-1) return -1;
     memcpy(p->arena + r->off, &soff, sizeof soff);
@@ -688,6 +690,12 @@ static int add_source_key(vls_xyz *p, const char *what, const info_value *iv) {
     r->count = 1;
     p->ninfo++;
     return 0;
+}
+
+/* add_source_key() for a core field taken from the info value iv. */
+static int add_source_info(vls_xyz *p, const char *what, const info_value *iv) {
+    const size_t key_off = iv->key_off, key_len = iv->key_len; /* iv moves with p->info */
+    return add_source_key(p, what, AT(p, key_off), key_len);
 }
 
 /*-*************************************
@@ -965,7 +973,7 @@ static int read_comment(vls_xyz *p, vls_frame *out) {
             return perr(p, VLS_E_CORRUPT, "%s: expected a number, got '%.60s'",
                         (const char *)AT(p, iv->key_off), raw);
         out->has_energy = 1;
-        if (strcmp(AT(p, iv->key_off), "energy") && add_source_key(p, "energy", iv))
+        if (strcmp(AT(p, iv->key_off), "energy") && add_source_info(p, "energy", iv))
             return perr(p, VLS_E_NOMEM, "out of memory");
     }
     static const char *const stress_names[] = {"stress", "REF_stress", NULL};
@@ -985,7 +993,7 @@ static int read_comment(vls_xyz *p, vls_frame *out) {
             out->stress64 = p->stress;
         else
             out->stress = p->stress32;
-        if (strcmp(AT(p, iv->key_off), "stress") && add_source_key(p, "stress", iv))
+        if (strcmp(AT(p, iv->key_off), "stress") && add_source_info(p, "stress", iv))
             return perr(p, VLS_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < p->ninfo; i++)
@@ -1268,6 +1276,10 @@ int vls_xyz_next(vls_xyz *p, vls_frame *out) {
         snprintf(p->dropped, sizeof p->dropped,
                  "columns after species x y z (a plain XYZ file without Properties= names no "
                  "more; ASE ignores them too)");
+    const column *frc = column_with(p, ROLE_FORCES);
+    if (frc && strcmp(frc->name, "forces") &&
+        add_source_key(p, "forces", frc->name, strlen(frc->name)))
+        return perr(p, VLS_E_NOMEM, "out of memory");
     if ((rc = finish_frame(p, out, (size_t)count))) return rc;
     p->frame_index++;
     return 1;
