@@ -43,6 +43,7 @@ int cmd_export(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_import_xyz(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_export_xyz(int argc, char **argv);
 int cmd_epoch(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
