@@ -4,7 +4,8 @@ encode(values, nsites) turns a dict into the list _core.frame_encode_ex takes; d
 entries) turns _core.frame_extras' entries back into a dict, numeric arrays as zero-copy numpy
 views of the record. The mapping, both ways:
 
-    numpy array (float16/32/64, int8..64, uint8..32, bool, str) -> that dtype and shape
+    numpy array (float16/32/64, int8..64, uint8..32, bool,  -> that dtype and shape (strings
+                 str, or objects that are all str)          come back as object arrays of str)
                                           (float16 as float32, small ints as int32, uint32
                                           as int64; uint64 and object arrays as JSON)
     numpy scalar, Python bool / int / float / str      -> a scalar of that type
@@ -44,7 +45,7 @@ def _array_entry(name: str, a: np.ndarray) -> Optional[tuple]:
         code = I32 if size <= 4 else I64
     elif k == "u":
         code = I32 if size <= 2 else I64 if size == 4 else None
-    elif k in "US":
+    elif k in "US" or (k == "O" and all(isinstance(x, (str, bytes)) for x in a.flat)):
         strs = [x.decode("utf-8", "surrogateescape") if isinstance(x, bytes) else str(x)
                 for x in a.reshape(-1).tolist()]
         return (name, STR, PLAIN, tuple(a.shape), strs)
@@ -96,7 +97,8 @@ def decode(raw: Any, entries: list) -> dict:
         if kind == JSON:
             out[name] = json.loads(data[0])
         elif dtype == "str":
-            out[name] = data[0] if not shape else np.array(data, dtype=str).reshape(shape)
+            # object arrays of str, as ase.io.read gives string columns
+            out[name] = data[0] if not shape else np.array(data, dtype=object).reshape(shape)
         else:
             dt = np.dtype(dtype)
             count = int(np.prod(shape)) if shape else 1
