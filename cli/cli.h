@@ -44,6 +44,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_import_xyz(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_export_xyz(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_epoch(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
