@@ -35,6 +35,13 @@
  *  - One writer per file: a second read-write open of the same file, in this process or
  *    another, fails with VLS_E_LOCKED. Read-only handles never block and see the store as of
  *    their open (or their last vls_refresh()).
+ *  - fork(): a handle belongs to the process that opened it. In a child forked after the open,
+ *    writes, commit, rollback and the reads that run on the handle's thread pool (get_many,
+ *    get_many_into) fail with VLS_E_FORKED (the writer lock, the write-behind thread and the
+ *    pool stayed with the parent: the child hung, or both processes committed and the file
+ *    failed verify); vls_close commits nothing and returns VLS_E_FORKED. Single-record reads
+ *    (get, size, contains, iterate, read_chunk) still work in the child. Open the store again
+ *    in the child instead (a loader's workers do).
  */
 #ifndef VLSTORE_H
 #define VLSTORE_H
@@ -85,6 +92,7 @@ typedef struct vls_store vls_store; /* an open store: opaque */
 #define VLS_E_CODEC -1016    /* Blosc refused to compress or decompress */
 #define VLS_E_FAILED -1017   /* an earlier write or sync failed; the handle takes no more writes */
 #define VLS_E_NOTDIR -1018   /* a path that must be a directory is not one */
+#define VLS_E_FORKED -1019   /* the handle was opened before a fork(): open the store again */
 
 /*! vls_strerror() :
  *  @return : a static string naming `code` (never NULL; "unknown error" for foreign codes). */
@@ -178,18 +186,22 @@ VLS_API int vls_placement_from_name(const char *name);
  *  Open and close
  ***************************************/
 
-#define VLS_RDONLY 0x0u        /* read only (default) */
+#define VLS_RDONLY 0x80u       /* read only: the default for files; refuses writes on a memory
+                                  store too (with VLS_RDWR, CREATE or TRUNCATE: VLS_E_INVAL) */
 #define VLS_RDWR 0x1u          /* read and write; takes the writer lock */
 #define VLS_CREATE 0x2u        /* create the file when it does not exist (implies VLS_RDWR) */
 #define VLS_TRUNCATE 0x4u      /* start from an empty store even if the file exists (implies RDWR) */
 #define VLS_EXCL 0x8u          /* with VLS_CREATE: fail with VLS_E_EXISTS if the file exists */
-#define VLS_VERIFY_READS 0x10u /* check every record's hash on every read */
+#define VLS_VERIFY_READS 0x10u /* kept for old callers: every read checks every record's hash now */
 #define VLS_NOSYNC 0x20u       /* skip fsync at commit: fast, but a power loss may lose commits */
 #define VLS_NOMMAP 0x40u       /* read with pread instead of mapping the file */
 
 /*! vls_open() :
  *  Opens the store at `path`, or an in-memory store when path is NULL (memory stores are
- *  always read-write and vanish on close). `opts` may be NULL for the defaults.
+ *  read-write unless VLS_RDONLY is given, and vanish on close). `opts` may be NULL for the
+ *  defaults. For an existing file the per-file options (chunk size, codec, level, shuffle,
+ *  typesize, block size, placement) come from the file and those passed are ignored, without
+ *  an error: vls_stat_get() reports the settings in effect.
  *  Opening reads the tail of the file, then the index; it never reads record data.
  *  A file whose tail was torn by a crash opens as of its last complete commit; its bytes are
  *  never overwritten: a writer pads to 8 bytes and appends after them (dead space until
@@ -198,22 +210,42 @@ VLS_API int vls_placement_from_name(const char *name);
 VLS_API int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_store **out);
 
 /*! vls_close() :
- *  Commits (unless read-only or failed), releases the lock and frees the handle.
+ *  Commits (unless read-only), releases the lock and frees the handle.
  *  vls_close(NULL) is a no-op returning 0. The handle is freed even when the final commit
- *  fails; the return value reports that failure, and vls_errmsg(NULL) its detail. */
+ *  fails; the return value reports that failure. It never returns 0 after data was dropped:
+ *  on a handle whose earlier write or sync failed (and was not rolled back since) it returns
+ *  that failure's code and commits nothing. In a process forked after the open it commits
+ *  nothing and returns VLS_E_FORKED. The detail of a failure is in vls_errmsg(NULL).
+ *  The store's directory is opened once, at open, and synced through that descriptor: a
+ *  chdir() or a renamed parent directory after the open does not change which directory a
+ *  commit makes durable. */
 VLS_API int vls_close(vls_store *store);
 
 /*! vls_commit() :
  *  Makes every put and delete so far durable: writes the pending chunk, the index changes and
  *  a commit trailer, with a sync before and after the trailer (unless VLS_NOSYNC).
  *  When it returns 0, the records survive a killed process and a power loss.
- *  After a failed write or sync the handle is marked failed and refuses further writes
- *  (VLS_E_FAILED); the file still opens as of its last successful commit. */
+ *  After a failed write or sync (disk full, I/O error) the writer cuts the file back to its
+ *  last commit (so it verifies clean and the partial chunks give their space back), drops the
+ *  changes since that commit, and refuses further writes (VLS_E_FAILED) until vls_rollback();
+ *  the file opens as of its last successful commit. */
 VLS_API int vls_commit(vls_store *store);
+
+/*! vls_rollback() :
+ *  Drops every put and delete since the last commit (like LMDB's mdb_txn_abort): the file is
+ *  cut back to that commit and the handle's index reloaded from it. Also the way to go on
+ *  after a failed write (the handle takes writes again when this returns 0).
+ *  Writers only: VLS_E_READONLY on a read-only handle. Errors: VLS_E_IO / VLS_E_NOSPC when
+ *  the file cannot be cut back (the handle then stays failed), VLS_E_FORKED. */
+VLS_API int vls_rollback(vls_store *store);
 
 /*! vls_refresh() :
  *  For a read-only handle on a file that another process appends to: loads the newest
- *  commit. Returns 0 (also when nothing changed). On a read-write handle it does nothing. */
+ *  commit. When the name the handle was opened under now names another file (an in-place
+ *  compaction or a truncate replaced it), the handle moves to that file. Returns 0 (also when
+ *  nothing changed); when the new file cannot be opened (removed, damaged), its code, and the
+ *  handle stays on the old file. On a read-write handle it does nothing.
+ *  Record views and chunk numbers from before a refresh that moved files are stale. */
 VLS_API int vls_refresh(vls_store *store);
 
 /*-*************************************
@@ -251,7 +283,10 @@ VLS_API void vls_key_u64(uint64_t key, unsigned char buf[8]);
  *  Copies the record under `key` into buf[0..cap). *len receives the record's length.
  *  When cap is too small nothing is copied and VLS_E_TOOSMALL is returned with *len set to
  *  the size needed (call with cap = 0 to query the size first).
- *  A small record is decoded from only the Blosc blocks that hold it.
+ *  A small record is decoded from only the Blosc blocks that hold it: a cold get reads the
+ *  chunk's block table (once per chunk: kept per handle, or in the page cache when mapped)
+ *  and then those blocks' compressed bytes in one request (docs/BENCH.md, "What a cold get
+ *  costs").
  *  Threads : safe on a shared store.   Ownership : nothing retained. */
 VLS_API int vls_get(vls_store *store, const void *key, size_t klen, void *buf, size_t cap,
                     uint64_t *len);
@@ -265,6 +300,23 @@ VLS_API int vls_get_u64(vls_store *store, uint64_t key, void *buf, size_t cap, u
 VLS_API int vls_get_alloc(vls_store *store, const void *key, size_t klen, void **out,
                           uint64_t *len);
 VLS_API void vls_free(void *p);
+
+/*! Reading a record in pieces (a record of many GiB in bounded memory) :
+ *  vls_record_open() finds the record under key and sets *len (may be NULL) to its length;
+ *  vls_record_read() copies the next min(cap, bytes left) bytes into buf and sets *got (0 at
+ *  the end); vls_record_close() frees the reader (NULL is a no-op). Memory: the reader holds
+ *  a hash state; each read decodes at most the chunks its piece touches (bounded by the
+ *  chunk size), never the whole record. The record hash is checked as the bytes go by: the
+ *  call that returns the last byte returns VLS_E_CHECKSUM when they do not match, and the
+ *  caller must then discard everything it read. After vls_rollback() or a vls_refresh() that
+ *  moved to a replaced file, further reads fail with VLS_E_INVAL.
+ *  Threads : a reader is used by one thread at a time; many readers may share a store.
+ *  Errors : VLS_E_NOTFOUND (no such key), VLS_E_NOMEM, and those of vls_get. */
+typedef struct vls_record_reader vls_record_reader;
+VLS_API int vls_record_open(vls_store *store, const void *key, size_t klen,
+                            vls_record_reader **out, uint64_t *len);
+VLS_API int vls_record_read(vls_record_reader *reader, void *buf, size_t cap, size_t *got);
+VLS_API void vls_record_close(vls_record_reader *reader);
 
 /*! vls_size() : the record's length in *len, without reading it. */
 VLS_API int vls_size(vls_store *store, const void *key, size_t klen, uint64_t *len);
@@ -303,13 +355,51 @@ VLS_API int vls_iter_next_chunk(vls_store *store, uint64_t *pos, const void **ke
  *  first time this handle reads it; *len is the decoded size. It bypasses the chunk cache
  *  (nothing is copied twice), reads the chunk's bytes in one request, and decodes on the
  *  handle's `threads` Blosc threads. Records that lie in the chunk are then at their
- *  vls_iter_next_chunk() offsets.
+ *  vls_iter_next_chunk() offsets, each checked against the hash its index entry keeps
+ *  (VLS_E_CHECKSUM otherwise); a record that continues into the next chunk is not, since
+ *  its bytes are not all here: check it with vls_check_record() once joined.
  *  Threads : safe on a shared store.   Errors : VLS_E_NOTFOUND for a chunk number past
  *  the end; VLS_E_CHECKSUM / VLS_E_CORRUPT / VLS_E_CODEC / VLS_E_IO as for vls_get. */
 VLS_API uint64_t vls_chunk_count(vls_store *store);
+
+/*! vls_check_record() :
+ *  Checks len bytes at data against the length and hash the index keeps for key: 0 when they
+ *  match, VLS_E_CHECKSUM when not, VLS_E_NOTFOUND for an unknown key. For readers that join a
+ *  record crossing chunk boundaries from vls_read_chunk() results (the loader does).
+ *  Threads : safe on a shared store.   Cost : one XXH3 pass over len bytes (~20 GB/s). */
+VLS_API int vls_check_record(vls_store *store, const void *key, size_t klen, const void *data,
+                             size_t len);
 VLS_API int vls_chunk_length(vls_store *store, uint64_t chunk, uint64_t *len);
 VLS_API int vls_read_chunk(vls_store *store, uint64_t chunk, void *dst, size_t cap,
                            uint64_t *len);
+
+/*-*************************************
+ *  Chunk I/O advice (the loader's read path at storage speed; src/store/advise.c)
+ ***************************************/
+/*! vls_chunk_advise() :
+ *  Tells the OS how the stored bytes of chunks [first, first+count) will be used, so a reader
+ *  of a data set bigger than memory keeps the disk busy and the page cache small:
+ *   VLS_ADVISE_WILLNEED : start reading them into the page cache now, in the background
+ *                         (posix_fadvise WILLNEED), so a later vls_read_chunk finds them there;
+ *   VLS_ADVISE_DONTNEED : drop them from the page cache (after they were read and decoded);
+ *   VLS_ADVISE_EXACT    : for the whole file (first and count are not used): reads through
+ *                         this handle fetch what they ask and no more (posix_fadvise RANDOM:
+ *                         no kernel readahead past a read's end). For a reader that asks
+ *                         for every chunk it wants with WILLNEED and drops it after: the
+ *                         readahead past one chunk's end otherwise reads into a neighbour
+ *                         already dropped (measured: +37 % bytes from disk).
+ *  Advice only: the call never reads or waits for data, and the OS may ignore it. Memory
+ *  stores and chunks still in a writer's open chunk are not touched.
+ *  vls_chunk_extent() : where chunk's frame lies in the file (*offset, *bytes: header and
+ *  payload), e.g. to tell which chunks of a read are neighbours on disk.
+ *  Threads : safe on a shared store.   Errors : VLS_E_NOTFOUND for chunks past the end,
+ *  VLS_E_INVAL for a NULL store or an unknown advice. */
+#define VLS_ADVISE_WILLNEED 1
+#define VLS_ADVISE_DONTNEED 2
+#define VLS_ADVISE_EXACT 3
+VLS_API int vls_chunk_advise(vls_store *store, uint64_t first, uint64_t count, int advice);
+VLS_API int vls_chunk_extent(vls_store *store, uint64_t chunk, uint64_t *offset,
+                             uint64_t *bytes);
 
 /*! Batched reads (the seed's fused_get) :
  *  vls_get_many() reads the records named by keys[0..n) into one caller buffer, decoding each
@@ -369,11 +459,28 @@ VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 
 /*! vls_verify() :
  *  Reads every chunk, the index and every record, checking each checksum and each record's
- *  hash. Each problem found is passed to `report` (may be NULL) as a sentence.
+ *  hash, records in 1 MiB pieces (memory stays bounded whatever their length). Each problem
+ *  found is passed to `report` (may be NULL) as a sentence. SIGBUS: a handle that maps the
+ *  file (the default) is killed by SIGBUS when the file is cut short by another process or
+ *  a mapped page hits a media error; open with VLS_NOMMAP (vlstore verify does; vls_recover
+ *  always reads with pread) to get VLS_E_IO / VLS_E_TRUNCATED instead.
  *  @return : 0 when sound, else the code of the first problem (VLS_E_CHECKSUM, ...).
  *  *problems (may be NULL) receives the number of problems found. */
 VLS_API int vls_verify(vls_store *store, void (*report)(void *ctx, const char *problem),
                        void *ctx, uint64_t *problems);
+
+/*! vls_verify_flags() :
+ *  vls_verify() with flags. A crash is not damage: bytes after the last valid commit that
+ *  hold no complete commit trailer are an interrupted write (a killed import); the store
+ *  opens at its last commit with nothing lost, so they are reported as a note (a report line
+ *  starting "note: ", not counted in *problems) and the call returns 0. A complete
+ *  trailer-shaped record there that fails its checksum is damage (VLS_E_CHECKSUM), as is any
+ *  broken index chain (the store does not open). With VLS_VERIFY_STRICT the torn tail counts
+ *  as a problem too (VLS_E_CORRUPT). vls_verify(s, ...) is vls_verify_flags(s, 0, ...). */
+#define VLS_VERIFY_STRICT 0x1u
+VLS_API int vls_verify_flags(vls_store *store, unsigned flags,
+                             void (*report)(void *ctx, const char *problem),
+                             void *ctx, uint64_t *problems);
 
 /*! vls_compact() :
  *  Writes the live records of `store`, in storage order, to a new store at out_path with the

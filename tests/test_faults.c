@@ -19,6 +19,7 @@
  * definitions, which call the real ones (dlsym RTLD_NEXT) unless a failure is armed. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -236,25 +237,26 @@ static int check_contents(const char *path, int expect_new)
     return ok;
 }
 
-/* No PATH.tmp-* file is left beside path. */
+/* No PATH.tmp-* file is left beside path (temporary names end in a random part). */
 static int no_tmp_files(const char *path)
 {
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp-create-%ld", path, (long)getpid());
-    int clean = access(tmp, F_OK) != 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp-compact-%ld", path, (long)getpid());
-    clean &= access(tmp, F_OK) != 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp-compact-%ld.tmp-create-%ld", path, (long)getpid(),
-             (long)getpid());
-    clean &= access(tmp, F_OK) != 0;
-    return clean;
+    char pattern[600];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s.tmp-*", path);
+    int found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return !found;
 }
 
 static void clean_tmp_files(const char *path)
 {
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp-create-%ld", path, (long)getpid());
-    unlink(tmp);
+    char pattern[600];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s.tmp-create-*", path);
+    if (glob(pattern, 0, NULL, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            unlink(g.gl_pathv[i]);
+    globfree(&g);
 }
 
 static const struct {
@@ -313,7 +315,7 @@ static long put_commit_faults(const char *path)
     return cases;
 }
 
-/* Creating a store: write the header to PATH.tmp-create-PID, sync it, link it to PATH, remove
+/* Creating a store: write the header to PATH.tmp-create-PID-RANDOM, sync it, link it to PATH, remove
  * the temporary name, sync the directory. A failure leaves no store and no temporary file. */
 static long create_faults(const char *path)
 {

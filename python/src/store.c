@@ -321,6 +321,23 @@ static PyObject *Store_commit(StoreObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *Store_rollback(StoreObject *self, PyObject *unused)
+{
+    if (store_check(self) < 0 || store_lock(self) < 0)
+        return NULL;
+    if (store_check(self) < 0) { /* closed while we waited */
+        store_unlock(self);
+        return NULL;
+    }
+    int rc;
+    char msg[CORE_MSG_MAX];
+    STORE_NOGIL(rc, vls_rollback(self->s), msg);
+    store_unlock(self);
+    if (rc != VLS_OK)
+        return store_raise(rc, msg, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Store_refresh(StoreObject *self, PyObject *unused)
 {
     if (store_check(self) < 0 || store_lock(self) < 0)
@@ -691,15 +708,17 @@ static void collect_problem(void *ctx, const char *problem)
         p->lines[p->n++] = s;
 }
 
-static PyObject *Store_verify(StoreObject *self, PyObject *unused)
+static PyObject *Store_verify(StoreObject *self, PyObject *args)
 {
-    if (store_check(self) < 0)
+    int strict = 0;
+    if (!PyArg_ParseTuple(args, "|p", &strict) || store_check(self) < 0)
         return NULL;
     problems p = {0};
     uint64_t count = 0;
     int rc;
     char msg[CORE_MSG_MAX];
-    STORE_NOGIL(rc, vls_verify(self->s, collect_problem, &p, &count), msg);
+    STORE_NOGIL(rc, vls_verify_flags(self->s, strict ? VLS_VERIFY_STRICT : 0, collect_problem,
+                                     &p, &count), msg);
     PyObject *lst = PyList_New(0);
     for (size_t i = 0; i < p.n; i++) {
         if (lst) {
@@ -769,7 +788,10 @@ static PyMethodDef Store_methods[] = {
     {"get_many", (PyCFunction)(void (*)(void))Store_get_many, METH_VARARGS | METH_KEYWORDS,
      "get_many(keys, out=None) -> (buffer, [(offset, length)])"},
     {"stat", (PyCFunction)Store_stat, METH_NOARGS, "statistics and settings"},
-    {"verify", (PyCFunction)Store_verify, METH_NOARGS, "verify() -> (code, [problem, ...])"},
+    {"verify", (PyCFunction)Store_verify, METH_VARARGS,
+     "verify(strict=False) -> (code, [problem or \"note: ...\", ...])"},
+    {"rollback", (PyCFunction)Store_rollback, METH_NOARGS,
+     "Drop every change since the last commit (also the way on after a failed write)."},
     {"compact", (PyCFunction)Store_compact, METH_O, "compact(out_path)"},
     {NULL, NULL, 0, NULL}};
 

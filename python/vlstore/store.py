@@ -389,6 +389,12 @@ class SChunkStore:
 
     flush = commit
 
+    def rollback(self) -> None:
+        """Drop every put and delete since the last commit (like LMDB's ``txn.abort()``): the
+        file is cut back to that commit. After a failed write (disk full) this is how the
+        store takes writes again. Read-only stores raise."""
+        self.handle.rollback()
+
     def close(self) -> None:
         """Commit (unless read-only), release the writer lock and free the handle.
         Closing twice is harmless; other methods then raise ``ClosedError``."""
@@ -497,11 +503,13 @@ class SChunkStore:
         return [mv[o:o + n] for o, n in spans]
 
     # ---- maintenance -----------------------------------------------------------------------
-    def verify(self) -> List[str]:
+    def verify(self, strict: bool = False) -> List[str]:
         """Read every chunk, the index and every record, checking all checksums. Returns the
-        problems found, as sentences (an empty list when the store is sound)."""
-        _code, problems = self.handle.verify()
-        return problems
+        problems found, as sentences (an empty list when the store is sound). A crash is not
+        damage: uncommitted bytes after the last commit (a killed writer) are no problem
+        unless ``strict``; a damaged commit trailer or record always is."""
+        _code, problems = self.handle.verify(strict)
+        return [p for p in problems if not p.startswith("note: ")]
 
     def compact(self, out_path: Union[str, os.PathLike]) -> None:
         """Write the live records to a new store at ``out_path`` without dead space."""

@@ -44,6 +44,7 @@ const char *vls_strerror(int code)
     case VLS_E_CODEC: return "compression codec error";
     case VLS_E_FAILED: return "store handle failed earlier and takes no more writes";
     case VLS_E_NOTDIR: return "not a directory";
+    case VLS_E_FORKED: return "store handle used in a process forked after it was opened";
     default: return "unknown error";
     }
 }

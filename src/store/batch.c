@@ -1,6 +1,8 @@
 /* batch.c — batched reads (vls_get_many): the requested records are cut into per-chunk
  * pieces, pieces are grouped by chunk, and each chunk is decoded once — on the store's
  * thread pool when the batch touches several chunks. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +21,26 @@ typedef struct {
     piece *pieces;
     size_t *group_start; /* groups: pieces [group_start[g], group_start[g+1]) share a chunk */
     vls_span *spans;
-    unsigned char *unverified; /* per request */
+    /* The message of the failure of the lowest-numbered record: vls_seterr() on a pool thread
+     * lands in that thread's message, which the caller never sees (vls_get_many with threads=4
+     * returned VLS_E_CHECKSUM with an empty vls_errmsg: test_trust's
+     * test_regress_errmsg_from_worker). */
+    pthread_mutex_t err_mu;
+    size_t err_rec;      /* SIZE_MAX: none yet */
+    char err_msg[1024];
 } batch_job;
+
+/* Record rec failed with rc on this thread: its status, and the message if it is the first. */
+static void piece_failed(batch_job *j, size_t rec, int rc)
+{
+    j->spans[rec].status = rc;
+    pthread_mutex_lock(&j->err_mu);
+    if (rec < j->err_rec) {
+        j->err_rec = rec;
+        snprintf(j->err_msg, sizeof j->err_msg, "%s", vls_errmsg(j->s));
+    }
+    pthread_mutex_unlock(&j->err_mu);
+}
 
 static int cmp_piece(const void *a, const void *b)
 {
@@ -41,7 +61,7 @@ static void serve_group(void *arg, size_t g)
         for (; p < end; p++) {
             int rc = store_copy_unwritten(s, p->in, p->len, p->dst);
             if (rc != VLS_OK)
-                j->spans[p->rec].status = rc;
+                piece_failed(j, p->rec, rc);
         }
         return;
     }
@@ -54,9 +74,7 @@ static void serve_group(void *arg, size_t g)
             int unverified = 0;
             int rc = store_read_logical(s, c->logical + p->in, p->len, p->dst, &unverified);
             if (rc != VLS_OK)
-                j->spans[p->rec].status = rc;
-            if (unverified)
-                j->unverified[p->rec] = 1;
+                piece_failed(j, p->rec, rc);
         }
         return;
     }
@@ -66,7 +84,7 @@ static void serve_group(void *arg, size_t g)
     int rc = store_decode_chunk(s, p->chunk, &item, &owned, &data);
     for (; p < end; p++) {
         if (rc != VLS_OK)
-            j->spans[p->rec].status = rc;
+            piece_failed(j, p->rec, rc);
         else
             memcpy(p->dst, data + p->in, (size_t)p->len);
     }
@@ -80,13 +98,11 @@ static int run_batch(vls_store *s, size_t n, const idx_entry *const *entries,
                      unsigned char *const *dsts, vls_span *spans)
 {
     size_t npieces = 0, cap = n + 16;
+    if (n > SIZE_MAX / sizeof(piece) - 16) /* cap * sizeof cannot overflow from here on */
+        return vls_seterr(s, VLS_E_TOOBIG, "a batch of %zu records is beyond this machine", n);
     piece *pieces = malloc(cap * sizeof *pieces);
-    unsigned char *unverified = calloc(n ? n : 1, 1);
-    if (!pieces || !unverified) {
-        free(pieces);
-        free(unverified);
+    if (!pieces)
         return vls_seterr(s, VLS_E_NOMEM, "no memory for a batch of %zu records", n);
-    }
     for (size_t i = 0; i < n; i++) {
         const idx_entry *e = entries[i];
         if (!e || e->len == 0)
@@ -95,13 +111,13 @@ static int run_batch(vls_store *s, size_t n, const idx_entry *const *entries,
         unsigned char *d = dsts[i];
         while (len > 0) {
             if (npieces == cap) {
-                cap *= 2;
-                piece *np = realloc(pieces, cap * sizeof *np);
+                piece *np = cap <= SIZE_MAX / 2 / sizeof *np ? realloc(pieces, 2 * cap *
+                                                                       sizeof *np) : NULL;
                 if (!np) {
                     free(pieces);
-                    free(unverified);
                     return vls_seterr(s, VLS_E_NOMEM, "no memory for a batch of %zu records", n);
                 }
+                cap *= 2;
                 pieces = np;
             }
             piece *p = &pieces[npieces++];
@@ -133,27 +149,34 @@ static int run_batch(vls_store *s, size_t n, const idx_entry *const *entries,
     size_t *starts = malloc((npieces + 1) * sizeof *starts);
     if (!starts) {
         free(pieces);
-        free(unverified);
         return vls_seterr(s, VLS_E_NOMEM, "no memory for a batch of %zu records", n);
     }
     for (size_t i = 0; i < npieces; i++)
         if (i == 0 || pieces[i].chunk != pieces[i - 1].chunk)
             starts[ngroups++] = i;
     starts[ngroups] = npieces;
-    batch_job job = {s, pieces, starts, spans, unverified};
+    batch_job job = {.s = s, .pieces = pieces, .group_start = starts, .spans = spans,
+                     .err_rec = SIZE_MAX};
+    pthread_mutex_init(&job.err_mu, NULL);
     pool_run(s->pool, ngroups, serve_group, &job);
 
+    /* every record against the hash its index entry keeps, whatever path read it: a chunk
+     * checksum proves the chunk is what the writer wrote, not that the index places the
+     * record right (a record moved by one byte under valid checksums read back wrong) */
     int rc = VLS_OK;
     for (size_t i = 0; i < n; i++) {
         if (spans[i].status == VLS_OK && entries[i] &&
-            (unverified[i] || (s->flags & VLS_VERIFY_READS)))
-            spans[i].status = store_check_record(s, entries[i], dsts[i]);
-        if (spans[i].status != VLS_OK && rc == VLS_OK)
+            store_check_record(s, entries[i], dsts[i]) != VLS_OK)
+            piece_failed(&job, i, VLS_E_CHECKSUM);
+        if (spans[i].status != VLS_OK && rc == VLS_OK) {
             rc = spans[i].status;
+            if (job.err_rec == i)
+                vls_seterr(s, rc, "record %zu of the batch: %s", i, job.err_msg);
+        }
     }
+    pthread_mutex_destroy(&job.err_mu);
     free(starts);
     free(pieces);
-    free(unverified);
     return rc;
 }
 
@@ -205,25 +228,45 @@ int vls_get_many_size(vls_store *s, size_t n, const vls_key *keys, uint64_t *tot
     return VLS_OK;
 }
 
+/* The per-record arrays of a batch, after the checks every batch makes: the handle's pool
+ * belongs to the process that opened it, and n * sizeof must not wrap (a huge n then
+ * allocated a few bytes and was written far past them). On failure every span says why. */
+static int batch_start(vls_store *s, size_t n, vls_span *spans, const idx_entry ***entries,
+                       unsigned char ***dsts)
+{
+    int rc = store_check_fork(s, "batched read");
+    if (rc == VLS_OK && n > SIZE_MAX / sizeof **dsts)
+        rc = vls_seterr(s, VLS_E_TOOBIG, "a batch of %zu records is beyond this machine", n);
+    if (rc == VLS_OK) {
+        *entries = malloc((n ? n : 1) * sizeof **entries);
+        *dsts = calloc(n ? n : 1, sizeof **dsts);
+        if (!*entries || !*dsts) {
+            free(*entries);
+            free(*dsts);
+            rc = vls_seterr(s, VLS_E_NOMEM, "no memory for a batch of %zu records", n);
+        }
+    }
+    if (rc != VLS_OK && n <= SIZE_MAX / sizeof **dsts)
+        for (size_t i = 0; i < n; i++)
+            spans[i] = (vls_span){0, 0, rc};
+    return rc;
+}
+
 int vls_get_many(vls_store *s, size_t n, const vls_key *keys, void *dst, size_t cap,
                  vls_span *spans, uint64_t *needed)
 {
     if (!s || (!keys && n) || !spans || (!dst && cap))
         return vls_seterr(s, VLS_E_INVAL, "vls_get_many: NULL argument");
-    const idx_entry **entries = malloc((n ? n : 1) * sizeof *entries);
-    unsigned char **dsts = calloc(n ? n : 1, sizeof *dsts);
-    if (!entries || !dsts) {
-        free(entries);
-        free(dsts);
-        for (size_t i = 0; i < n; i++)
-            spans[i] = (vls_span){0, 0, VLS_E_NOMEM};
-        return vls_seterr(s, VLS_E_NOMEM, "no memory for a batch of %zu records", n);
-    }
+    const idx_entry **entries;
+    unsigned char **dsts;
+    int rc = batch_start(s, n, spans, &entries, &dsts);
+    if (rc != VLS_OK)
+        return rc;
     pthread_rwlock_rdlock(&s->lock);
     uint64_t total = resolve(s, n, keys, entries, spans);
     if (needed)
         *needed = total;
-    int rc, missing = 0;
+    int missing = 0;
     if (total > cap) {
         rc = vls_seterr(s, VLS_E_TOOSMALL, "batch needs %llu bytes, buffer has %zu",
                         (unsigned long long)total, cap);
@@ -250,15 +293,11 @@ int vls_get_many_into(vls_store *s, size_t n, const vls_key *keys, void *const *
 {
     if (!s || (!keys && n) || !spans || (n && (!bufs || !caps)))
         return vls_seterr(s, VLS_E_INVAL, "vls_get_many_into: NULL argument");
-    const idx_entry **entries = malloc((n ? n : 1) * sizeof *entries);
-    unsigned char **dsts = calloc(n ? n : 1, sizeof *dsts);
-    if (!entries || !dsts) {
-        free(entries);
-        free(dsts);
-        for (size_t i = 0; i < n; i++)
-            spans[i] = (vls_span){0, 0, VLS_E_NOMEM};
-        return vls_seterr(s, VLS_E_NOMEM, "no memory for a batch of %zu records", n);
-    }
+    const idx_entry **entries;
+    unsigned char **dsts;
+    int rc = batch_start(s, n, spans, &entries, &dsts);
+    if (rc != VLS_OK)
+        return rc;
     pthread_rwlock_rdlock(&s->lock);
     resolve(s, n, keys, entries, spans);
     for (size_t i = 0; i < n; i++) {
@@ -269,7 +308,7 @@ int vls_get_many_into(vls_store *s, size_t n, const vls_key *keys, void *const *
             entries[i] = NULL; /* not read */
         }
     }
-    int rc = run_batch(s, n, entries, dsts, spans);
+    rc = run_batch(s, n, entries, dsts, spans);
     if (rc == VLS_E_NOMEM)
         fail_spans(n, spans, rc);
     if (rc == VLS_OK)

@@ -73,6 +73,15 @@ static int check_blosc_header(const unsigned char *s, size_t stored, size_t raw,
                  stored, bs);
         return VLS_E_CORRUPT;
     }
+    /* flags: byte shuffle and bit shuffle exclude each other; a memcpy'd buffer is the
+     * header plus the raw bytes; bits 5-7 name the compressor format, which must be the one
+     * the index names (the caller checks it through chunk_check_format) */
+    unsigned flags = s[2];
+    if (((flags & BLOSC_DOSHUFFLE) && (flags & BLOSC_DOBITSHUFFLE)) ||
+        ((flags & BLOSC_MEMCPYED) && (uint64_t)nbytes + BLOSC_MAX_OVERHEAD != cbytes)) {
+        snprintf(msg, msgcap, "Blosc header flags 0x%02x do not fit its sizes", flags);
+        return VLS_E_CORRUPT;
+    }
     if (!(s[2] & BLOSC_MEMCPYED)) {
         uint64_t nblocks = (nbytes + (uint64_t)bs - 1) / bs;
         if (16 + nblocks * 4 > stored) {
@@ -93,6 +102,41 @@ static int check_blosc_header(const unsigned char *s, size_t stored, size_t raw,
     return VLS_OK;
 }
 
+/* The Blosc compressor format code (flags bits 5-7) each codec writes. */
+static int format_code(uint8_t codec)
+{
+    switch (codec) {
+    case VLS_CODEC_BLOSCLZ: return BLOSC_BLOSCLZ_FORMAT;
+    case VLS_CODEC_LZ4:
+    case VLS_CODEC_LZ4HC: return BLOSC_LZ4_FORMAT;
+    case VLS_CODEC_ZLIB: return BLOSC_ZLIB_FORMAT;
+    case VLS_CODEC_ZSTD: return BLOSC_ZSTD_FORMAT;
+    default: return -1;
+    }
+}
+
+int chunk_check_header(uint8_t codec, const void *src, size_t stored, size_t raw, char *msg,
+                       size_t msgcap)
+{
+    uint32_t bs, ts;
+    if (codec == FMT_CODEC_RAW) {
+        if (stored == raw)
+            return VLS_OK;
+        snprintf(msg, msgcap, "raw chunk holds %zu bytes, index says %zu", stored, raw);
+        return VLS_E_CORRUPT;
+    }
+    int rc = check_blosc_header(src, stored, raw, msg, msgcap, &bs, &ts);
+    if (rc != VLS_OK)
+        return rc;
+    const unsigned char *s = src;
+    if (!(s[2] & BLOSC_MEMCPYED) && (s[2] >> 5) != format_code(codec)) {
+        snprintf(msg, msgcap, "Blosc header names compressor format %u, the index codec %u",
+                 s[2] >> 5, codec);
+        return VLS_E_CORRUPT;
+    }
+    return VLS_OK;
+}
+
 int chunk_decompress(uint8_t codec, const void *src, size_t stored, void *dst, size_t raw,
                      int threads, char *msg, size_t msgcap)
 {
@@ -104,8 +148,7 @@ int chunk_decompress(uint8_t codec, const void *src, size_t stored, void *dst, s
         memcpy(dst, src, raw);
         return VLS_OK;
     }
-    uint32_t bs, ts;
-    int rc = check_blosc_header(src, stored, raw, msg, msgcap, &bs, &ts);
+    int rc = chunk_check_header(codec, src, stored, raw, msg, msgcap);
     if (rc != VLS_OK)
         return rc;
     int n = blosc_decompress_ctx(src, dst, raw, threads > 0 ? threads : 1);
@@ -155,6 +198,8 @@ int chunk_read_range(uint8_t codec, const void *src, size_t stored, size_t raw, 
     }
     uint32_t bs, ts;
     int rc = check_blosc_header(src, stored, raw, msg, msgcap, &bs, &ts);
+    if (rc == VLS_OK)
+        rc = chunk_check_header(codec, src, stored, raw, msg, msgcap);
     if (rc != VLS_OK)
         return rc;
     if (len == 0)

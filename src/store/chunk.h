@@ -22,6 +22,13 @@ int chunk_compress(const chunk_params *p, const void *src, size_t raw, void *dst
                    size_t *stored, uint8_t *codec_used);
 
 /* Decodes a whole chunk. Returns 0 or VLS_E_CODEC/VLS_E_CORRUPT (msg says why). */
+/* Checks a stored chunk's framing against what the index says, before anything is allocated
+ * or Blosc sees it: raw chunks hold exactly raw bytes; a Blosc buffer's every header field
+ * (version, flags, typesize, nbytes = raw, blocksize, cbytes = stored, its block table, the
+ * compressor format = codec) is consistent, so no crafted input reaches Blosc 1's asserts.
+ * VLS_OK or VLS_E_CORRUPT with msg. */
+int chunk_check_header(uint8_t codec, const void *src, size_t stored, size_t raw, char *msg,
+                       size_t msgcap);
 int chunk_decompress(uint8_t codec, const void *src, size_t stored, void *dst, size_t raw,
                      int threads, char *msg, size_t msgcap);
 

@@ -57,16 +57,23 @@ static int read_segment(vls_store *s, uint64_t off, uint64_t limit, fmt_segment 
         stored = tmp;
     }
     rc = VLS_OK;
+    char why[200];
     if (fmt_hash(stored, (size_t)seg->stored_size) != seg->payload_hash) {
         rc = vls_seterr(s, VLS_E_CHECKSUM, "index segment at offset %llu: checksum mismatch",
                         (unsigned long long)off);
+    } else if ((seg->flags & FMT_SEG_COMPRESSED) &&
+               chunk_check_header(VLS_CODEC_LZ4, stored, (size_t)seg->stored_size,
+                                  (size_t)seg->raw_size, why, sizeof why) != VLS_OK) {
+        /* before the allocation: a checksum-valid header claiming ~256 times its stored size
+         * (up to 1 TiB) was allocated first and found wrong after */
+        rc = vls_seterr(s, VLS_E_CORRUPT, "index segment at offset %llu: %s",
+                        (unsigned long long)off, why);
     } else {
         out->len = 0;
         if (vbuf_reserve(out, (size_t)seg->raw_size + 1) != 0) {
             rc = vls_seterr(s, VLS_E_NOMEM, "no memory for a %llu-byte index",
                             (unsigned long long)seg->raw_size);
         } else if (seg->flags & FMT_SEG_COMPRESSED) {
-            char why[200];
             rc = chunk_decompress(VLS_CODEC_LZ4, stored, (size_t)seg->stored_size, out->p,
                                   (size_t)seg->raw_size, 1, why, sizeof why);
             if (rc != VLS_OK)
@@ -80,6 +87,11 @@ static int read_segment(vls_store *s, uint64_t off, uint64_t limit, fmt_segment 
     free(tmp);
     return rc;
 }
+
+#define BAD_CHUNK(why, c, raw, max)                                                        \
+    (snprintf(why, sizeof why, "chunk %llu claims %u decoded bytes, more than the file's "       \
+              "chunk size %u", (unsigned long long)(c), (raw), (max)),                     \
+     VLS_E_CORRUPT)
 
 /* Rebuilds ix from the segment chain ending at the trailer t. */
 static int load_chain(vls_store *s, const fmt_trailer *t, vls_index *ix, uint64_t *chain_len,
@@ -130,11 +142,16 @@ static int load_chain(vls_store *s, const fmt_trailer *t, vls_index *ix, uint64_
     *chain_bytes = 0;
     for (uint64_t i = n; i-- > 0;) {
         char why[256];
-        uint64_t limit = i ? offs[i - 1] : t->self_offset;
+        uint64_t limit = i ? offs[i - 1] : t->self_offset, nc_before = ix->nc;
         if ((rc = read_segment(s, offs[i], limit, &seg, &payload)) != VLS_OK)
             goto out;
         rc = idx_apply_payload(ix, payload.p, payload.len, FMT_HEADER_SIZE, offs[i], why,
                                sizeof why);
+        /* a chunk never decodes to more than the file's chunk size: a larger claim is a lie
+         * that a failed decode would otherwise allocate (up to 1 GiB a try) */
+        for (uint64_t c = nc_before; rc == VLS_OK && c < ix->nc; c++)
+            if (ix->c[c].raw > s->hdr.chunk_size)
+                rc = BAD_CHUNK(why, c, ix->c[c].raw, s->hdr.chunk_size);
         if (rc != VLS_OK) {
             rc = vls_seterr(s, rc, "index segment at offset %llu: %s", (unsigned long long)offs[i],
                             rc == VLS_E_NOMEM ? "out of memory" : why);
@@ -234,10 +251,72 @@ static int append_synced(vls_store *s, const void *buf, size_t len, const char *
     int err = 0, rc;
     uint64_t at = io_size(s->io);
     if ((rc = io_append(s->io, buf, len, &err)) != VLS_OK)
-        return store_fail_io(s, rc, err, what, at);
+        return store_fail(s, store_fail_io(s, rc, err, what, at));
     if (!(s->flags & VLS_NOSYNC) && (rc = io_sync(s->io, &err)) != VLS_OK)
-        return store_fail_io(s, rc, err, "sync after writing", at);
+        return store_fail(s, store_fail_io(s, rc, err, "sync after writing", at));
     return VLS_OK;
+}
+
+int store_drop_uncommitted(vls_store *s)
+{
+    int err = 0, rc;
+    if (s->behind_len) { /* the compressor thread writes into zbuf: let it finish */
+        size_t stored;
+        uint8_t codec;
+        compressor_wait(s->compressor, &stored, &codec);
+        s->behind_len = 0;
+    }
+    s->pend_len = 0;
+    s->streaming = 0;
+    s->generation++;
+    s->ops.len = 0;
+    s->nops = 0;
+    s->ops_prev_end = 0;
+    s->dirty = 0;
+    if (s->cache) /* it may hold chunks that are about to go */
+        cache_clear(s->cache);
+    if ((rc = io_truncate(s->io, s->committed_size, &err)) != VLS_OK)
+        return vls_seterr(s, rc, "cutting the file back to its last commit (offset %llu) "
+                          "failed: %s", (unsigned long long)s->committed_size, strerror(err));
+    /* the index as of the last commit: replayed from the file (it ends with that commit now) */
+    uint64_t seq = s->seq;
+    if ((rc = store_load_latest(s)) != VLS_OK)
+        return rc;
+    if (s->seq != seq)
+        return vls_seterr(s, VLS_E_CORRUPT, "after cutting back to commit %llu the file opens "
+                          "at commit %llu", (unsigned long long)seq, (unsigned long long)s->seq);
+    return VLS_OK;
+}
+
+int store_fail(vls_store *s, int rc)
+{
+    char why[1024];
+    snprintf(why, sizeof why, "%s", vls_errmsg(s));
+    if (!s->failed)
+        s->failed = rc;
+    int cut = store_drop_uncommitted(s);
+    if (cut != VLS_OK)
+        return vls_seterr(s, rc, "%s (then %s)", why, vls_errmsg(s));
+    return vls_seterr(s, rc, "%s; the changes since the last commit were dropped", why);
+}
+
+int vls_rollback(vls_store *s)
+{
+    if (!s)
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_rollback: store is NULL");
+    if (!s->writable)
+        return vls_seterr(s, VLS_E_READONLY, "vls_rollback: the store was opened read-only");
+    int rc = store_check_fork(s, "vls_rollback");
+    if (rc != VLS_OK)
+        return rc;
+    pthread_rwlock_wrlock(&s->lock);
+    rc = store_drop_uncommitted(s);
+    if (rc == VLS_OK)
+        s->failed = 0; /* the file and the handle are the last commit again */
+    else if (!s->failed)
+        s->failed = rc;
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
 }
 
 int store_commit_locked(vls_store *s)
@@ -249,8 +328,9 @@ int store_commit_locked(vls_store *s)
         return VLS_OK;
     int err = 0;
     if (!(s->flags & VLS_NOSYNC) && (rc = io_sync_dir_once(s->io, &err)) != VLS_OK)
-        return store_fail_io(s, rc, err, "syncing the store's directory (without it the file's name "
-                       "may not survive a power loss)", 0);
+        return store_fail(s, store_fail_io(s, rc, err, "syncing the store's directory (without "
+                                           "it the file's name may not survive a power loss)",
+                                           0));
     if ((rc = store_flush_chunk(s, 0)) != VLS_OK)
         return rc;
 
@@ -328,6 +408,44 @@ int vls_commit(vls_store *s)
     return rc;
 }
 
+/* The file this read-only handle has open is no longer the one its name names: an in-place
+ * compaction or a truncate renamed a new file over it, and new commits go to that one (the
+ * handle stayed on the old file and never saw them: test_trust's
+ * test_regress_refresh_after_compaction). Opens the new file and moves the handle onto it.
+ * Caller holds the write lock. */
+static int follow_replaced_file(vls_store *s)
+{
+    vls_options o = s->opts;
+    o.cache_bytes = 0;
+    vls_store *fresh;
+    const char *path = io_path(s->io);
+    int rc = vls_open(path, s->flags, &o, &fresh);
+    if (rc != VLS_OK)
+        return vls_seterr(s, rc, "refresh: %s was replaced, and opening the new file failed: %s",
+                          path, vls_errmsg(NULL));
+    vls_io *io = s->io;
+    vls_index ix = s->ix;
+    s->io = fresh->io;
+    s->ix = fresh->ix;
+    fresh->io = io;
+    fresh->ix = ix;
+    s->hdr = fresh->hdr;
+    s->cp = fresh->cp;
+    s->opts.chunk_size = fresh->opts.chunk_size;
+    s->seq = fresh->seq;
+    s->committed_size = fresh->committed_size;
+    s->seg_offset = fresh->seg_offset;
+    s->chain_len = fresh->chain_len;
+    s->chain_bytes = fresh->chain_bytes;
+    s->full_bytes = fresh->full_bytes;
+    s->committed_nc = fresh->committed_nc;
+    if (s->cache) /* chunk numbers now name the new file's chunks */
+        cache_clear(s->cache);
+    s->generation++;
+    store_free(fresh); /* with the old file and index */
+    return VLS_OK;
+}
+
 int vls_refresh(vls_store *s)
 {
     if (!s)
@@ -335,7 +453,13 @@ int vls_refresh(vls_store *s)
     if (s->writable)
         return VLS_OK;
     pthread_rwlock_wrlock(&s->lock);
-    int err = 0, rc = io_refresh(s->io, &err);
+    int err = 0, rc = io_replaced(s->io, &err);
+    if (rc != 0) {
+        rc = rc > 0 ? follow_replaced_file(s) : vls_seterr(s, rc, "refresh: %s", strerror(err));
+        pthread_rwlock_unlock(&s->lock);
+        return rc;
+    }
+    rc = io_refresh(s->io, &err);
     if (rc != VLS_OK) {
         rc = vls_seterr(s, rc, "refresh: %s", strerror(err));
     } else if (io_size(s->io) != s->committed_size) {

@@ -82,8 +82,7 @@ int vls_compact(vls_store *s, const char *out_path)
     } else if (d->failed) {
         vls_seterr(s, rc, "compact: %s", vls_errmsg(d));
     }
-    d->failed = 1; /* already committed (or abandoned): close must not commit again */
-    vls_close(d);
+    store_free(d); /* already committed (or abandoned): nothing more to commit */
     if (rc != VLS_OK)
         io_unlink(out_path);
     return rc;
@@ -113,11 +112,12 @@ static void remove_stale_temps(const char *path)
             continue;
         const char *pid = n + blen + plen;
         size_t digits = strspn(pid, "0123456789");
-        /* PATH.tmp-compact-PID, or the temporary of its own creation (…-PID.tmp-create-PID) */
+        /* PATH.tmp-compact-PID, or the temporary of its own creation
+         * (…-PID.tmp-create-PID-RANDOM, RANDOM in hex) */
+        const char *create = pid + digits + 12;
         if (!digits || (pid[digits] && (strncmp(pid + digits, ".tmp-create-", 12) != 0 ||
-                                        !pid[digits + 12] ||
-                                        strspn(pid + digits + 12, "0123456789") !=
-                                            strlen(pid + digits + 12))))
+                                        !*create ||
+                                        strspn(create, "0123456789-abcdef") != strlen(create))))
             continue;
         if (snprintf(name, sizeof name, "%s/%s", dir, n) < (int)sizeof name)
             io_unlink(name);
@@ -128,8 +128,12 @@ static void remove_stale_temps(const char *path)
 int vls_compact_file(const char *path, const char *out_path)
 {
     vls_store *s;
+    char resolved[PATH_MAX];
     if (!path)
         return vls_seterr(NULL, VLS_E_INVAL, "vls_compact_file: path is NULL");
+    /* a symlinked store is compacted where it lives: the new file is renamed over the link's
+     * target (renamed over the link, it replaced the link and left the store untouched) */
+    path = io_resolve_link(path, resolved);
     /* Take the writer lock so nobody appends while we copy. */
     int rc = vls_open(path, VLS_RDWR, NULL, &s);
     if (rc != VLS_OK)
@@ -139,8 +143,7 @@ int vls_compact_file(const char *path, const char *out_path)
     if (!out_path) {
         if (snprintf(tmp, sizeof tmp, "%s.tmp-compact-%ld", path, (long)getpid()) >=
             (int)sizeof tmp) {
-            s->failed = 1;
-            vls_close(s);
+            store_free(s);
             return vls_seterr(NULL, VLS_E_INVAL, "%s: path too long", path);
         }
         remove_stale_temps(path);
@@ -163,7 +166,6 @@ int vls_compact_file(const char *path, const char *out_path)
                             "with the same records, may come back", path, strerror(errno));
         }
     }
-    s->failed = 1; /* nothing to commit on the old file */
-    vls_close(s);
+    store_free(s); /* nothing to commit on the old file */
     return rc;
 }

@@ -132,6 +132,10 @@ static int idx_add_hashed(vls_index *ix, const void *key, size_t klen, uint64_t 
 {
     if (ix->n >= 0xfffffffeu)
         return VLS_E_TOOBIG;
+    /* records are in storage order (a writer appends; a full segment lists them in order):
+     * whole-chunk reads find a chunk's records by binary search on it */
+    if (ix->n && off < ix->e[ix->n - 1].off)
+        return VLS_E_CORRUPT;
     if ((ix->live + 1) * 2 > ix->nslots && grow_slots(ix) != VLS_OK)
         return VLS_E_NOMEM;
     if (ix->n == ix->cap) {
@@ -362,6 +366,9 @@ int idx_apply_payload(vls_index *ix, const unsigned char *p, size_t len, uint64_
         int rc_ = idx_add_hashed(ix, ring[tail % AHEAD].key, (size_t)ring[tail % AHEAD].klen, \
                                  ring[tail % AHEAD].h, ring[tail % AHEAD].off,            \
                                  ring[tail % AHEAD].len, ring[tail % AHEAD].hash);        \
+        if (rc_ == VLS_E_CORRUPT)                                                          \
+            return BAD("record at logical offset %llu out of storage order",               \
+                       (unsigned long long)ring[tail % AHEAD].off);                        \
         if (rc_ != VLS_OK)                                                                 \
             return rc_;                                                                    \
         tail++;                                                                            \

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -31,7 +33,9 @@ struct vls_io {
     uint64_t mapped_end;  /* bytes [0, mapped_end) are covered by maps */
     unsigned char *mem;   /* memory backing */
     uint64_t mem_cap;
-    char *path;           /* writers: the store's name, for io_sync_dir_once */
+    char *path;           /* the store's name, a symlink resolved (refresh, the writer's swaps) */
+    int dirfd;            /* writers: its directory, opened once: a later chdir or rename of a
+                             parent cannot make a commit sync another directory (or none) */
     int dir_synced;       /* writers: its directory was synced since this handle opened it */
 };
 
@@ -139,14 +143,36 @@ static int dir_sync_unsupported(int e)
            e == EPERM || e == EROFS;
 }
 
-static int sync_dir_of(const char *path)
+static int open_dir_of(const char *path);
+
+/* fsync of dfd (when >= 0) or else of the directory holding path. */
+static int sync_dir_fd(int dfd, const char *path)
 {
-    char dir[PATH_MAX];
     int fe = io_gate(IO_OP_SYNC_DIR, -1, 0, NULL, 0, path, NULL, NULL);
     if (fe) {
         errno = fe;
         return -1;
     }
+    if (dfd >= 0)
+        return fsync(dfd);
+    if ((dfd = open_dir_of(path)) < 0)
+        return -1;
+    int rc = fsync(dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return rc;
+}
+
+static int sync_dir_of(const char *path)
+{
+    return sync_dir_fd(-1, path);
+}
+
+/* The directory holding path, opened for fsync; -1 with errno set on failure. */
+static int open_dir_of(const char *path)
+{
+    char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (!slash)
         strcpy(dir, ".");
@@ -154,17 +180,14 @@ static int sync_dir_of(const char *path)
         strcpy(dir, "/");
     else {
         size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir)
+        if (n >= sizeof dir) {
+            errno = ENAMETOOLONG;
             return -1;
+        }
         memcpy(dir, path, n);
         dir[n] = 0;
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -1;
-    int rc = fsync(dfd);
-    close(dfd);
-    return rc;
+    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 static void unmap_all(vls_io *io)
@@ -205,23 +228,46 @@ int io_open_memory(vls_io **out)
     if (!io)
         return VLS_E_NOMEM;
     io->fd = -1;
+    io->dirfd = -1;
     *out = io;
     return VLS_OK;
 }
 
-/* Writes init (a new store's header) to PATH.tmp-create-PID (its name left in tmp) and syncs
- * it. VLS_OK with the file open in *fd; on failure the file is closed and removed. */
+const char *io_resolve_link(const char *path, char buf[PATH_MAX])
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode) || !realpath(path, buf))
+        return path;
+    return buf;
+}
+
+/* Writes init (a new store's header) to PATH.tmp-create-PID-RANDOM (its name left in tmp)
+ * and syncs it. VLS_OK with the file open in *fd; on failure the file is closed and removed.
+ * The name is made with O_EXCL and 64 random bits: threads of one process, and processes in
+ * two PID namespaces (both PID 1), once shared PATH.tmp-create-PID, and one truncated the file
+ * the other had already linked into place, losing an acknowledged commit
+ * (test_trust: test_regress_create_temp_shared). */
 static int write_temp_header(const char *path, char tmp[PATH_MAX], const void *init,
                              size_t init_len, int *fd, int *err_errno)
 {
-    if (snprintf(tmp, PATH_MAX, "%s.tmp-create-%ld", path, (long)getpid()) >= PATH_MAX) {
-        *err_errno = ENAMETOOLONG;
-        return VLS_E_INVAL;
-    }
-    *fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (*fd < 0) {
-        *err_errno = errno;
-        return vls_errno_code(errno);
+    for (int tries = 0;; tries++) {
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+            static _Atomic uint64_t counter;
+            r = ((uint64_t)(uintptr_t)&r << 16) ^ (uint64_t)clock() ^ ++counter;
+        }
+        if (snprintf(tmp, PATH_MAX, "%s.tmp-create-%ld-%016llx", path, (long)getpid(),
+                     (unsigned long long)r) >= PATH_MAX) {
+            *err_errno = ENAMETOOLONG;
+            return VLS_E_INVAL;
+        }
+        *fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (*fd >= 0)
+            break;
+        if (errno != EEXIST || tries == 16) {
+            *err_errno = errno;
+            return vls_errno_code(errno);
+        }
     }
     int rc = write_all(*fd, init, init_len, 0, err_errno);
     if (rc == VLS_OK) {
@@ -303,7 +349,7 @@ static int start_over(vls_io *io, const char *path, const void *init, size_t ini
         io_unlink(tmp);
         return rc;
     }
-    io->dir_synced = sync_dir_of(path) == 0; /* if not, the first commit retries */
+    io->dir_synced = sync_dir_fd(io->dirfd, path) == 0; /* if not, the first commit retries */
     unmap_all(io);
     close(io->fd); /* and its lock: a writer waiting for it finds PATH renamed, and retries */
     io->fd = fd;
@@ -314,8 +360,13 @@ static int start_over(vls_io *io, const char *path, const void *init, size_t ini
 int io_open_file(const char *path, int writable, int create, int excl, int truncate,
                  const void *init, size_t init_len, int use_mmap, vls_io **out, int *err_errno)
 {
+    char resolved[PATH_MAX];
     *out = NULL;
     *err_errno = 0;
+    /* a symlinked store is its target: a truncate or a compaction renames a new file over
+     * the target, not over the link (which it replaced by a regular file, leaving the real
+     * store untouched: test_trust's test_regress_symlink_truncate) */
+    path = io_resolve_link(path, resolved);
     struct stat st;
     int created = 0, dir_synced = 0, rc;
     int exists = stat(path, &st) == 0;
@@ -354,6 +405,7 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
             return VLS_E_NOMEM;
         }
         io->fd = fd;
+        io->dirfd = -1;
         io->use_mmap = use_mmap;
         if (fstat(fd, &st) != 0) {
             *err_errno = errno;
@@ -380,12 +432,15 @@ int io_open_file(const char *path, int writable, int create, int excl, int trunc
             return VLS_E_LOCKED;
         }
     }
+    if (!(io->path = strdup(path))) {
+        io_close(io);
+        return VLS_E_NOMEM;
+    }
     if (writable) {
-        if (!(io->path = strdup(path))) {
-            io_close(io);
-            return VLS_E_NOMEM;
-        }
         io->dir_synced = dir_synced; /* by the create just now */
+        /* kept from now on; a directory that may not be opened is synced by path (or counts
+         * as done) as before */
+        io->dirfd = open_dir_of(path);
     }
     if (truncate) {
         /* The caller asked for an empty store over an existing file: it is locked (above), so
@@ -408,6 +463,8 @@ void io_close(vls_io *io)
     unmap_all(io);
     if (io->fd >= 0)
         close(io->fd); /* also releases the flock */
+    if (io->dirfd >= 0)
+        close(io->dirfd);
     free(io->mem);
     free(io->path);
     free(io);
@@ -477,6 +534,11 @@ void io_willneed(vls_io *io, uint64_t off, size_t len)
 #ifdef MADV_POPULATE_READ
     madvise((void *)a, span, MADV_POPULATE_READ);
 #endif
+}
+
+int io_fd(const vls_io *io)
+{
+    return io->fd;
 }
 
 int io_read(vls_io *io, uint64_t off, void *buf, size_t len, int *err_errno)
@@ -573,6 +635,46 @@ int io_sync(vls_io *io, int *err_errno)
     return VLS_OK;
 }
 
+int io_truncate(vls_io *io, uint64_t size, int *err_errno)
+{
+    if (size > io->size)
+        return VLS_OK;
+    if (io->fd < 0) {
+        io->size = size;
+        return VLS_OK;
+    }
+    int fe = io_gate(IO_OP_TRUNCATE, io->fd, size, NULL, 0, NULL, NULL, NULL);
+    if (fe || ftruncate(io->fd, (off_t)size) != 0) {
+        *err_errno = fe ? fe : errno;
+        return vls_errno_code(*err_errno);
+    }
+    io->size = size;
+    if (size < io->mapped_end) { /* never happens for a writer (it maps committed bytes) */
+        unmap_all(io);
+        map_more(io, size);
+    }
+    return VLS_OK;
+}
+
+int io_replaced(vls_io *io, int *err_errno)
+{
+    struct stat a, b;
+    if (io->fd < 0 || !io->path)
+        return 0;
+    if (fstat(io->fd, &a) != 0) {
+        *err_errno = errno;
+        return VLS_E_IO;
+    }
+    if (stat(io->path, &b) != 0)
+        return errno == ENOENT ? 1 : 0;
+    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
+const char *io_path(const vls_io *io)
+{
+    return io->path;
+}
+
 /* ---- directory entries ------------------------------------------------------------------- */
 int io_rename(const char *from, const char *to, int *err_errno)
 {
@@ -598,7 +700,7 @@ int io_sync_dir_once(vls_io *io, int *err_errno)
 {
     if (io->fd < 0 || !io->path || io->dir_synced)
         return VLS_OK;
-    if (sync_dir_of(io->path) != 0 && !dir_sync_unsupported(errno)) {
+    if (sync_dir_fd(io->dirfd, io->path) != 0 && !dir_sync_unsupported(errno)) {
         *err_errno = errno;
         return vls_errno_code(errno);
     }

@@ -38,12 +38,27 @@ const unsigned char *io_view(vls_io *io, uint64_t off, size_t len);
  * prevents. No effect on memory backings or unmapped ranges. */
 void io_willneed(vls_io *io, uint64_t off, size_t len);
 
+/* The file descriptor of a file backing (for posix_fadvise, src/store/advise.c), -1 for a
+ * memory store. */
+int io_fd(const vls_io *io);
 /* Re-reads the file size and maps what is new (read-only handles following a writer). */
 int io_refresh(vls_io *io, int *err_errno);
 /* Maps [0, size) as far as the file goes; used after commits so reads come from memory. */
 void io_map_committed(vls_io *io, uint64_t size);
 
 int io_append(vls_io *io, const void *buf, size_t len, int *err_errno);
+/* Cuts the file (or memory backing) back to size bytes; nothing when it is not longer. Used to
+ * drop what a writer appended after its last commit (a failed write, vls_rollback). */
+int io_truncate(vls_io *io, uint64_t size, int *err_errno);
+
+/* 1 when the name the file was opened under now names another file (or none): an in-place
+ * compaction or a truncate replaced it. 0 for memory backings; VLS_E_IO with *err_errno
+ * when the open file cannot be stat'ed. */
+int io_replaced(vls_io *io, int *err_errno);
+/* The name the file was opened under, a symlink resolved (NULL for memory backings). */
+const char *io_path(const vls_io *io);
+/* path, or (when path is a symbolic link that resolves) its target written into buf. */
+const char *io_resolve_link(const char *path, char buf[4096]);
 int io_sync(vls_io *io, int *err_errno);
 
 /* Directory entries, for compaction's swap and clean-up. io_rename: 0 or VLS_E_IO with

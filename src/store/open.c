@@ -13,8 +13,8 @@
 
 int store_fail_io(vls_store *s, int rc, int err, const char *what, uint64_t off)
 {
-    if (s->writable)
-        s->failed = 1;
+    if (s->writable && !s->failed)
+        s->failed = rc;
     return vls_seterr(s, rc, "%s at offset %llu failed: %s", what, (unsigned long long)off,
                       err ? strerror(err) : vls_strerror(rc));
 }
@@ -68,11 +68,21 @@ static int check_options(const vls_options *o, char *msg, size_t cap)
     return VLS_OK;
 }
 
+int store_check_fork(vls_store *s, const char *what)
+{
+    if (getpid() == s->pid)
+        return VLS_OK;
+    return vls_seterr(s, VLS_E_FORKED, "%s: the store was opened by process %ld, before a "
+                      "fork(); its writer lock, write-behind thread and thread pool stay with "
+                      "that process: open the store again in this one", what, (long)s->pid);
+}
+
 vls_store *store_alloc(void)
 {
     vls_store *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->pid = getpid();
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->spare_mu, NULL);
     idx_init(&s->ix);
@@ -84,14 +94,20 @@ void store_free(vls_store *s)
     if (!s)
         return;
     vls_errforget(s, VLS_OK); /* a later handle at this address starts without a message */
-    compressor_free(s->compressor); /* first: it may be writing into zbuf */
+    /* In a forked child the threads of the write-behind compressor and the pool do not exist:
+     * joining them would hang. Their memory is left to the process's end. */
+    int forked = getpid() != s->pid;
+    if (!forked)
+        compressor_free(s->compressor); /* first: it may be writing into zbuf */
     free(s->behind);
     store_spare_free_all(s);
+    store_block_tables_free(s);
     pthread_mutex_destroy(&s->spare_mu);
     io_close(s->io);
     idx_free(&s->ix);
     cache_free(s->cache);
-    pool_free(s->pool);
+    if (!forked)
+        pool_free(s->pool);
     vbuf_free(&s->ops);
     free(s->pend);
     free(s->zbuf);
@@ -228,9 +244,12 @@ int vls_open(const char *path, unsigned flags, const vls_options *opts, vls_stor
     }
     if ((rc = check_options(opts, msg, sizeof msg)) != VLS_OK)
         return vls_seterr(NULL, rc, "vls_open: %s", msg);
+    if ((flags & VLS_RDONLY) && (flags & (VLS_RDWR | VLS_CREATE | VLS_TRUNCATE)))
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_open: VLS_RDONLY together with VLS_RDWR, "
+                          "VLS_CREATE or VLS_TRUNCATE");
     if (flags & (VLS_CREATE | VLS_TRUNCATE))
         flags |= VLS_RDWR;
-    if (!path)
+    if (!path && !(flags & VLS_RDONLY)) /* a memory store is read-write unless asked not */
         flags |= VLS_RDWR;
 
     vls_store *s = store_alloc();
@@ -262,9 +281,17 @@ int vls_close(vls_store *s)
     if (!s)
         return VLS_OK;
     int rc = VLS_OK;
-    if (s->writable && !s->failed)
+    if (s->writable && getpid() != s->pid) {
+        rc = store_check_fork(s, "vls_close (nothing committed)");
+    } else if (s->failed) {
+        /* a failed write dropped changes: never report success (the caller may have ignored
+         * the put's error; test_trust: test_regress_close_after_failed_write) */
+        rc = vls_seterr(s, s->failed, "vls_close: an earlier write or sync failed (%s); the "
+                        "changes since the last commit were not saved", vls_strerror(s->failed));
+    } else if (s->writable) {
         rc = vls_commit(s);
-    vls_errforget(s, rc); /* a failed final commit's detail moves to vls_errmsg(NULL) */
+    }
+    vls_errforget(s, rc); /* a failure's detail moves to vls_errmsg(NULL) */
     store_free(s);
     return rc;
 }

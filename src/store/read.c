@@ -118,6 +118,35 @@ int vls_chunk_length(vls_store *s, uint64_t chunk, uint64_t *len)
     return rc;
 }
 
+/* Checks the hash of every live record that lies wholly in chunk ci (decoded in data): the
+ * chunk checksum proves the chunk is what the writer wrote, not that the index places each
+ * record right. Records are in storage order (idx_add enforces it), so they are found by
+ * binary search. Records crossing into the next chunk are left to the reader that joins the
+ * chunks (vls_check_record). */
+static int check_records_in_chunk(vls_store *s, uint64_t ci, const unsigned char *data)
+{
+    const idx_chunk *c = &s->ix.c[ci];
+    uint64_t lo = 0, hi = s->ix.n;
+    while (lo < hi) { /* first entry starting at or after the chunk */
+        uint64_t m = lo + (hi - lo) / 2;
+        if (s->ix.e[m].off < c->logical)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    for (uint64_t i = lo; i < s->ix.n; i++) {
+        const idx_entry *e = &s->ix.e[i];
+        if (e->off >= c->logical + c->raw)
+            break;
+        if (!e->live || e->len > c->logical + c->raw - e->off)
+            continue;
+        int rc = store_check_record(s, e, data + (e->off - c->logical));
+        if (rc != VLS_OK)
+            return rc;
+    }
+    return VLS_OK;
+}
+
 int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, uint64_t *len)
 {
     if (!s || !len || (!dst && cap))
@@ -135,6 +164,8 @@ int vls_read_chunk(vls_store *s, uint64_t chunk, void *dst, size_t cap, uint64_t
                             (unsigned long long)chunk, c->raw, cap);
         } else {
             rc = decode_chunk_into(s, chunk, dst, s->cp.threads);
+            if (rc == VLS_OK)
+                rc = check_records_in_chunk(s, chunk, dst);
         }
     }
     pthread_rwlock_unlock(&s->lock);
@@ -200,6 +231,10 @@ static int read_from_chunk(vls_store *s, uint64_t ci, uint64_t in, size_t n, uns
             if (rc < 0)
                 return vls_seterr(s, rc, "chunk %llu at offset %llu: %s", (unsigned long long)ci,
                                   (unsigned long long)c->file_off, why);
+        } else if ((rc = store_read_blocks(s, ci, in, n, dst)) <= 0) { /* blockread.c */
+            if (rc == VLS_OK)
+                *unverified = 1;
+            return rc;
         }
     }
     if ((rc = store_decode_chunk(s, ci, &item, &owned, &data)) != VLS_OK)
@@ -271,7 +306,7 @@ int vls_get(vls_store *s, const void *key, size_t klen, void *buf, size_t cap, u
         } else {
             int unverified = 0;
             rc = store_read_logical(s, e->off, e->len, buf, &unverified);
-            if (rc == VLS_OK && (unverified || (s->flags & VLS_VERIFY_READS)))
+            if (rc == VLS_OK) /* always: see store_check_record */
                 rc = store_check_record(s, e, buf);
         }
     }
@@ -307,7 +342,7 @@ int vls_get_alloc(vls_store *s, const void *key, size_t klen, void **out, uint64
         } else {
             int unverified = 0;
             rc = store_read_logical(s, e->off, e->len, buf, &unverified);
-            if (rc == VLS_OK && (unverified || (s->flags & VLS_VERIFY_READS)))
+            if (rc == VLS_OK)
                 rc = store_check_record(s, e, buf);
             if (rc == VLS_OK) {
                 *out = buf;
@@ -431,4 +466,104 @@ int vls_stat_get(vls_store *s, vls_stat *st)
     full.struct_size = (uint32_t)(caller_size < sizeof full ? caller_size : sizeof full);
     memcpy(st, &full, full.struct_size);
     return VLS_OK;
+}
+
+int vls_check_record(vls_store *s, const void *key, size_t klen, const void *data, size_t len)
+{
+    if (!s || (!data && len))
+        return vls_seterr(s, VLS_E_INVAL, "vls_check_record: NULL argument");
+    const idx_entry *e;
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = lookup(s, key, klen, &e);
+    if (rc == VLS_OK && e->len != len)
+        rc = vls_seterr(s, VLS_E_CHECKSUM, "record \"%.*s\" is %llu bytes, not %zu",
+                        (int)(klen > 64 ? 64 : klen), (const char *)key,
+                        (unsigned long long)e->len, len);
+    else if (rc == VLS_OK)
+        rc = store_check_record(s, e, data);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* ---- a record read in pieces ------------------------------------------------------------ */
+struct vls_record_reader {
+    vls_store *s;
+    uint64_t generation; /* the store's, at open */
+    uint64_t off, len, hash, done;
+    XXH3_state_t *state;
+    char key[80];        /* for messages */
+    int klen;
+};
+
+int vls_record_open(vls_store *s, const void *key, size_t klen, vls_record_reader **out,
+                    uint64_t *len)
+{
+    if (!s || !out)
+        return vls_seterr(s, VLS_E_INVAL, "vls_record_open: NULL argument");
+    *out = NULL;
+    vls_record_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->state = XXH3_createState())) {
+        free(r);
+        return vls_seterr(s, VLS_E_NOMEM, "no memory for a record reader");
+    }
+    const idx_entry *e;
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = lookup(s, key, klen, &e);
+    if (rc == VLS_OK) {
+        r->s = s;
+        r->generation = s->generation;
+        r->off = e->off;
+        r->len = e->len;
+        r->hash = e->hash;
+        r->klen = (int)(klen < sizeof r->key ? klen : sizeof r->key);
+        memcpy(r->key, key, (size_t)r->klen);
+        XXH3_64bits_reset(r->state);
+        if (len)
+            *len = e->len;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (rc != VLS_OK) {
+        vls_record_close(r);
+        return rc;
+    }
+    *out = r;
+    return VLS_OK;
+}
+
+int vls_record_read(vls_record_reader *r, void *buf, size_t cap, size_t *got)
+{
+    if (!r || !got || (!buf && cap))
+        return vls_seterr(r ? r->s : NULL, VLS_E_INVAL, "vls_record_read: NULL argument");
+    vls_store *s = r->s;
+    *got = 0;
+    uint64_t n = r->len - r->done < cap ? r->len - r->done : cap;
+    if (n == 0 && r->done == r->len && r->len)
+        return VLS_OK; /* already at the end, and checked */
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = VLS_OK, unverified = 0;
+    if (s->generation != r->generation)
+        rc = vls_seterr(s, VLS_E_INVAL, "record \"%.*s\": the store was rolled back or moved "
+                        "to a replaced file while it was being read", r->klen, r->key);
+    else if (n)
+        rc = store_read_logical(s, r->off + r->done, n, buf, &unverified);
+    if (rc == VLS_OK) {
+        XXH3_64bits_update(r->state, buf, (size_t)n);
+        r->done += n;
+        *got = (size_t)n;
+        if (r->done == r->len && XXH3_64bits_digest(r->state) != r->hash)
+            rc = vls_seterr(s, VLS_E_CHECKSUM, "record \"%.*s\" (logical offset %llu, %llu "
+                            "bytes): hash mismatch (discard what was read)", r->klen, r->key,
+                            (unsigned long long)r->off, (unsigned long long)r->len);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+void vls_record_close(vls_record_reader *r)
+{
+    if (!r)
+        return;
+    if (r->state)
+        XXH3_freeState(r->state);
+    free(r);
 }

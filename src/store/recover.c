@@ -723,7 +723,9 @@ int vls_recover(const char *damaged_path, const char *out_path,
     r.st = st;
     if (!(r.s = store_alloc()))
         return vls_seterr(NULL, VLS_E_NOMEM, "no memory");
-    rc = io_open_file(damaged_path, 0, 0, 0, 0, NULL, 0, 1, &r.s->io, &err);
+    /* read with pread, never mapped: a damaged file may be cut short or sit on failing media
+     * while we read it, and a mapped read past its end or on a bad sector is SIGBUS */
+    rc = io_open_file(damaged_path, 0, 0, 0, 0, NULL, 0, 0, &r.s->io, &err);
     if (rc != VLS_OK) {
         vls_seterr(NULL, rc, "%s: %s", damaged_path,
                    err ? strerror(err) : vls_strerror(rc));
@@ -748,10 +750,14 @@ int vls_recover(const char *damaged_path, const char *out_path,
     int named = 0;
     for (size_t k = 0; k < r.ntix && !named; k++)
         named = r.tix[k] == last_used;
+    /* a crash is not damage: a segment no trailer names, with no damaged trailer in the
+     * file, is a commit a crash interrupted (as vls_verify's torn-tail note) */
     if (last_used && !named)
         say(&r, "the newest usable index segment (offset %llu) is named by no valid commit "
-            "trailer (its trailer is damaged, or a crash interrupted that commit): its records "
-            "are recovered too", (unsigned long long)last_used);
+            "trailer (%s): its records are recovered too", (unsigned long long)last_used,
+            r.bad_trailers ? "a commit trailer in the file is damaged" :
+                             "no damaged trailer was found: a crash interrupted that commit, "
+                             "which is not damage");
     if (!(r.s->cache = cache_new(RECOVER_CACHE))) {
         rc = vls_seterr(NULL, VLS_E_NOMEM, "no memory for a chunk cache");
         goto out;
@@ -767,8 +773,7 @@ int vls_recover(const char *damaged_path, const char *out_path,
     if (rc != VLS_OK) {
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", vls_errmsg(NULL));
-        out->failed = 1; /* close must not commit what is left */
-        vls_close(out);
+        store_free(out); /* close must not commit what is left */
         unlink(out_path);
         vls_seterr(NULL, rc, "%s", keep);
     } else {

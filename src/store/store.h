@@ -6,6 +6,7 @@
 #define VLS_STORE_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include "xxh.h"
 
 #include "cache.h"
@@ -29,7 +30,11 @@ struct vls_store {
     vls_io *io;
     unsigned flags;
     int writable;
-    int failed;              /* a write or sync failed: no more writes */
+    int failed;              /* 0, or the code of the write or sync that failed: no more
+                                writes until vls_rollback; vls_close returns it */
+    pid_t pid;               /* the process that opened the handle (see store_check_fork) */
+    uint64_t generation;     /* changes when bytes a reader may hold offsets into go away
+                                (rollback, a refresh onto a replaced file): record readers */
     fmt_header hdr;
     vls_options opts;        /* effective settings */
     chunk_params cp;
@@ -42,6 +47,8 @@ struct vls_store {
     pthread_mutex_t spare_mu;
     struct spare_buf *spare; /* a stack of at most SPARE_MAX */
     int nspare;
+    unsigned char **block_tables; /* blockread.c: chunk i's Blosc block table once read, */
+    uint64_t nblock_tables;       /* length-prefixed; also under spare_mu */
 
     /* the committed state */
     uint64_t seq;            /* newest commit seen */
@@ -84,7 +91,21 @@ void store_free(vls_store *s);
  * write also fails a writable handle (no more writes). Returns rc. (open.c) */
 int store_fail_io(vls_store *s, int rc, int err, const char *what, uint64_t off);
 
-/* VLS_E_READONLY / VLS_E_FAILED with a message when s may not be written (write.c). */
+/* A write, a sync or an in-memory index update failed (its message already set): the handle
+ * takes no more writes (s->failed keeps rc; vls_close returns it) and what was appended since
+ * the last commit is cut off, so the file is its last commit again (commit.c). Returns rc. */
+int store_fail(vls_store *s, int rc);
+/* Drops everything since the last commit: the chunk being compressed, the open chunk, the
+ * logged changes, the bytes appended to the file; the index is reloaded from the last commit.
+ * Caller holds the write lock (commit.c). */
+int store_drop_uncommitted(vls_store *s);
+/* VLS_E_FORKED with a message naming `what` when called in a process forked after the
+ * handle was opened (its writer lock, write-behind thread and thread pool stayed with the
+ * parent), else VLS_OK (open.c). */
+int store_check_fork(vls_store *s, const char *what);
+
+/* VLS_E_READONLY / VLS_E_FAILED / VLS_E_FORKED with a message when s may not be written
+ * (write.c). */
 int store_check_writable(vls_store *s);
 /* VLS_E_INVAL with a message unless key is 1 to VLS_MAX_KEY bytes (write.c). */
 int store_check_key(vls_store *s, const void *key, size_t klen);
@@ -100,6 +121,11 @@ int store_commit_locked(vls_store *s);
 
 /* A buffer of at least len bytes (a kept one when one is big enough), NULL when out of
  * memory; give it back when done; free_all at handle close (spare.c). */
+/* blockread.c: bytes [in, in+n) of chunk ci of an unmapped file, from a pread of its block
+ * table and one of the blocks they lie in. 0; 1 when the chunk must be decoded whole
+ * instead; or a negative VLS_E_ code (message set). Caller holds the read lock. */
+int store_read_blocks(vls_store *s, uint64_t ci, uint64_t in, size_t n, unsigned char *dst);
+void store_block_tables_free(vls_store *s);
 spare_buf *store_spare_take(vls_store *s, size_t len);
 void store_spare_give(vls_store *s, spare_buf *b);
 void store_spare_free_all(vls_store *s);

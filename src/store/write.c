@@ -14,8 +14,13 @@ int store_check_writable(vls_store *s)
 {
     if (!s->writable)
         return vls_seterr(s, VLS_E_READONLY, "the store was opened read-only");
+    int rc = store_check_fork(s, "writing");
+    if (rc != VLS_OK)
+        return rc;
     if (s->failed)
-        return vls_seterr(s, VLS_E_FAILED, "an earlier write or sync failed; reopen the store");
+        return vls_seterr(s, VLS_E_FAILED, "an earlier write or sync failed (%s); the changes "
+                          "since the last commit were dropped: call vls_rollback to go on, or "
+                          "reopen the store", vls_strerror(s->failed));
     return VLS_OK;
 }
 
@@ -39,12 +44,10 @@ static int append_frame(vls_store *s, uint64_t raw, size_t stored, uint8_t codec
     memset(s->zbuf + FMT_FRAME_HDR_SIZE + stored, 0, total - FMT_FRAME_HDR_SIZE - stored);
     uint64_t at = io_size(s->io);
     if ((rc = io_append(s->io, s->zbuf, total, &err)) != VLS_OK)
-        return store_fail_io(s, rc, err, "writing a chunk", at);
+        return store_fail(s, store_fail_io(s, rc, err, "writing a chunk", at));
     if ((rc = idx_add_chunk(&s->ix, at, f.payload_size, f.raw_size, codec, f.payload_hash)) !=
-        VLS_OK) {
-        s->failed = 1;
-        return vls_seterr(s, rc, "no memory for the chunk table");
-    }
+        VLS_OK)
+        return store_fail(s, vls_seterr(s, rc, "no memory for the chunk table"));
     atomic_store(&s->ix.c[s->ix.nc - 1].verified, 1);
     return VLS_OK;
 }
@@ -190,8 +193,8 @@ int store_put_end(vls_store *s, const void *key, size_t klen)
     if ((rc = idx_add(&s->ix, key, klen, s->stream_off, s->stream_len, hash)) != VLS_OK ||
         (rc = idx_log_put(&s->ops, &s->ops_prev_end, key, klen, s->stream_off, s->stream_len,
                           hash)) != VLS_OK) {
-        s->failed = 1; /* the in-memory index no longer matches what the next commit writes */
-        return vls_seterr(s, rc, "no memory to index the record");
+        /* the in-memory index no longer matches what the next commit writes */
+        return store_fail(s, vls_seterr(s, rc, "no memory to index the record"));
     }
     s->nops++;
     s->dirty = 1;
