@@ -468,7 +468,7 @@ int cmd_export_xyz(int argc, char **argv)
         char kname[512];
         snprintf(kname, sizeof kname, "%.*s", (int)(klen < 500 ? klen : 500), (const char *)key);
         void *data;
-        size_t dlen;
+        uint64_t dlen;
         int rc = vls_get_alloc(s, key, klen, &data, &dlen);
         if (rc != VLS_OK) {
             fprintf(stderr, "vlstore export-xyz: %s: %s\n", kname, vls_errmsg(s));
@@ -476,7 +476,7 @@ int cmd_export_xyz(int argc, char **argv)
             continue;
         }
         vls_frame f;
-        rc = vls_frame_view(data, dlen, &f); /* malloc'd: aligned */
+        rc = vls_frame_view(data, (size_t)dlen, &f); /* malloc'd: aligned */
         if (rc != VLS_OK)
             fprintf(stderr, "vlstore export-xyz: %s is not a valid frame: %s\n", kname,
                     vls_errmsg(NULL));
