@@ -6,22 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-<<<<<<< HEAD
-# import-xyz and convert speed beside ase.io.read + ase.db (bench/bench_import.py);
-# IMPORT_MB=1024 for the 1 GB data set of issue 13. Output: the table on stdout only.
-IMPORT_MB ?= 64
-.PHONY: bench-import
-bench-import: build
-	@scripts/deps.sh test
-	cd python && VLSTORE_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 setup.py -q build \
-	  --build-base $(abspath $(BUILD))/py-bench/build --build-lib $(abspath $(BUILD))/py-bench/lib
-	PYTHONPATH=$(abspath $(BUILD))/py-bench/lib /usr/bin/python3 bench/bench_import.py \
-	  --vlstore $(abspath $(BUILD))/vlstore --mb $(IMPORT_MB)
-
-.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench install clean python
-=======
 .PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench bench-build bench-publish bench-bigdata install clean python
->>>>>>> main
 
 all: build
 
@@ -142,3 +127,14 @@ install: build
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-valgrind build-cov build-fuzz
+
+# import-xyz and convert speed beside ase.io.read + ase.db (bench/bench_import.py);
+# IMPORT_MB=1024 for the 1 GB data set of issue 13. Output: the table on stdout only.
+IMPORT_MB ?= 64
+.PHONY: bench-import
+bench-import: build
+	@scripts/deps.sh test
+	cd python && VLSTORE_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 setup.py -q build \
+	  --build-base $(abspath $(BUILD))/py-bench/build --build-lib $(abspath $(BUILD))/py-bench/lib
+	PYTHONPATH=$(abspath $(BUILD))/py-bench/lib /usr/bin/python3 bench/bench_import.py \
+	  --vlstore $(abspath $(BUILD))/vlstore --mb $(IMPORT_MB)
