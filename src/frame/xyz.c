@@ -92,6 +92,8 @@ struct vls_xyz {
     size_t nparts, parts_alloc;
     char *kvtext;
     size_t kvtext_cap;
+    char *scratch; /* a value's copy, split into p->tok (outside the arena, which moves) */
+    size_t scratch_cap;
     column *cols;
     size_t ncols, cols_alloc;
     int total_width;
@@ -294,6 +296,7 @@ void vls_xyz_close(vls_xyz *p) {
     free(p->info);
     free(p->parts);
     free(p->kvtext);
+    free(p->scratch);
     for (size_t i = 0; i < p->cols_alloc; i++) free(p->cols[i].data);
     free(p->cols);
     free(p->types);
@@ -550,6 +553,16 @@ static long value_tokens(vls_xyz *p, char *s) {
     }
 }
 
+/* value_tokens() of a copy of the raw value of iv (in p->scratch, so that the tokens stay
+ * valid while the arena grows). @return the count, or -1 when out of memory. */
+static long raw_tokens(vls_xyz *p, const info_value *iv) {
+    const char *raw = AT(p, iv->raw_off);
+    size_t n = strlen(raw);
+    if (grow((void **)&p->scratch, &p->scratch_cap, n + 1, 1)) return -1;
+    memcpy(p->scratch, raw, n + 1);
+    return value_tokens(p, p->scratch);
+}
+
 static int is_special_3x3(const char *key) {
     return !strcmp(key, "Lattice") || !strcmp(key, "virial") || !strcmp(key, "stress");
 }
@@ -561,9 +574,7 @@ static int is_special_3x3(const char *key) {
 static int type_value(vls_xyz *p, info_value *iv) {
 #define KEY ((const char *)AT(p, iv->key_off)) /* re-read: allocations move the arena */
     const size_t rawlen = strlen(AT(p, iv->raw_off));
-    size_t scratch = arena_str(p, AT(p, iv->raw_off), rawlen);
-    if (scratch == (size_t)-1) return -1;
-    long n = value_tokens(p, AT(p, scratch));
+    long n = raw_tokens(p, iv);
     if (n < 0) return -1;
     iv->kind = VLS_PROP_PLAIN;
     iv->ndim = n == 1 ? 0 : 1;
@@ -632,9 +643,7 @@ static int type_value(vls_xyz *p, info_value *iv) {
 /* Reads numbers from a raw value: 1..max of them. @return the count, -1 when a token is not
  * a number, max + 1 when there are more, -2 when out of memory. */
 static long raw_numbers(vls_xyz *p, const info_value *iv, double *v, long max) {
-    size_t scratch = arena_str(p, AT(p, iv->raw_off), strlen(AT(p, iv->raw_off)));
-    if (scratch == (size_t)-1) return -2;
-    long n = value_tokens(p, AT(p, scratch));
+    long n = raw_tokens(p, iv);
     if (n < 0) return -2;
     if (n > max) return max + 1;
     for (long i = 0; i < n; i++)
@@ -955,8 +964,7 @@ static int read_comment(vls_xyz *p, vls_frame *out) {
     }
     if ((iv = info_find(p, "pbc", 1))) {
         info_consume(p, iv);
-        size_t scratch = arena_str(p, AT(p, iv->raw_off), strlen(AT(p, iv->raw_off)));
-        long n = scratch == (size_t)-1 ? -1 : value_tokens(p, AT(p, scratch));
+        long n = raw_tokens(p, iv);
         if (n < 0) return perr(p, VLS_E_NOMEM, "out of memory");
         int ok = n == 3;
         for (long i = 0; ok && i < 3; i++) ok = parse_bool(p->tok[i], &p->pbc[i]);
