@@ -245,7 +245,8 @@ if command -v gnuplot >/dev/null; then
   gnuplot -e "datafile='$out/results.dat'; outfile='$out/results.png'" "$here/plot.gnuplot" &&
     echo "plot: $out/results.png"
 fi
-if awk -F'\t' 'NR > 1 && $14 != "ok" { bad = 1 } END { exit !bad }' "$results"; then
+# an engine left out of the build (no liblmdb-dev / libhdf5-dev) is listed as not-built
+if awk -F'\t' 'NR > 1 && $14 != "ok" && $14 != "not-built" { bad = 1 } END { exit !bad }' "$results"; then
   echo "run.sh: some runs failed (see $log)" >&2
   exit 1
 fi

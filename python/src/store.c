@@ -118,8 +118,21 @@ void store_unlock(StoreObject *self)
     PyThread_release_lock(self->wlock);
 }
 
+int check_same_process(pid_t pid, const char *what)
+{
+    if (pid == getpid())
+        return 0;
+    PyErr_Format(PyExc_ValueError,
+                 "this %s was opened by process %ld and inherited through fork(); its "
+                 "threads and locks exist only there: open it again in this process",
+                 what, (long)pid);
+    return -1;
+}
+
 int store_check(StoreObject *self)
 {
+    if (self->s && check_same_process(self->pid, "store") < 0)
+        return -1;
     if (!self->s) {
         PyErr_SetString(ErrClosed ? ErrClosed : PyExc_ValueError, "the store is closed");
         return -1;
@@ -238,6 +251,7 @@ static int Store_init(StoreObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     self->s = s;
+    self->pid = getpid();
     self->flags = flags;
     self->writable = cpath == NULL || (flags & (VLS_RDWR | VLS_CREATE | VLS_TRUNCATE)) != 0;
     if (path == Py_None) {
@@ -254,8 +268,8 @@ static int Store_init(StoreObject *self, PyObject *args, PyObject *kw)
 static void Store_dealloc(StoreObject *self)
 {
     /* A loader holds a reference, and a running call holds one through its arguments, so
-     * neither can be active here. */
-    if (self->s) {
+     * neither can be active here. A handle inherited through fork() is abandoned. */
+    if (self->s && self->pid == getpid()) {
         vls_store *s = self->s;
         self->s = NULL;
         Py_BEGIN_ALLOW_THREADS
@@ -283,6 +297,10 @@ static PyObject *Store_close(StoreObject *self, PyObject *unused)
 {
     if (!self->s)
         Py_RETURN_NONE;
+    if (self->pid != getpid()) { /* inherited through fork(): the parent's to close */
+        self->s = NULL;
+        Py_RETURN_NONE;
+    }
     if (self->busy || self->nloaders) {
         PyErr_SetString(PyExc_ValueError, self->busy ? "the store is in use by another thread"
                                                      : "close the loaders reading this store "
@@ -750,6 +768,68 @@ static PyObject *Store_compact(StoreObject *self, PyObject *path)
     Py_RETURN_NONE;
 }
 
+/* ---- the store's metadata (vls_meta_*): small, so read and changed with the GIL held ---- */
+
+/* meta_items() -> {str key: bytes value}; keys that are not UTF-8 keep their bytes as
+ * surrogates (surrogateescape). */
+static PyObject *Store_meta_items(StoreObject *self, PyObject *unused)
+{
+    if (store_check(self) < 0)
+        return NULL;
+    PyObject *d = PyDict_New();
+    uint64_t pos = 0;
+    const char *key;
+    const void *val;
+    uint64_t len;
+    while (d && vls_meta_next(self->s, &pos, &key, &val, &len) == 1) {
+        PyObject *k = PyUnicode_DecodeUTF8(key, (Py_ssize_t)strlen(key), "surrogateescape");
+        PyObject *v = PyBytes_FromStringAndSize(val, (Py_ssize_t)len);
+        if (!k || !v || PyDict_SetItem(d, k, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
+/* meta_set(key, value: bytes) and meta_delete(key): written by the next commit. */
+static PyObject *meta_change(StoreObject *self, PyObject *args, int set)
+{
+    PyObject *key;
+    Py_buffer value = {0};
+    if (!PyArg_ParseTuple(args, set ? "Uy*" : "U", &key, &value))
+        return NULL;
+    PyObject *encoded = PyUnicode_AsEncodedString(key, "utf-8", "surrogateescape");
+    int rc = VLS_E_INVAL;
+    if (encoded && store_check_change(self) == 0) {
+        if ((size_t)PyBytes_GET_SIZE(encoded) != strlen(PyBytes_AS_STRING(encoded))) {
+            PyErr_SetString(PyExc_ValueError, "a metadata key cannot hold a NUL character");
+        } else {
+            const char *k = PyBytes_AS_STRING(encoded);
+            rc = set ? vls_meta_set(self->s, k, value.buf, (size_t)value.len)
+                     : vls_meta_delete(self->s, k);
+            if (rc != VLS_OK)
+                store_raise(rc, vls_errmsg(self->s), rc == VLS_E_NOTFOUND ? key : NULL);
+        }
+    }
+    Py_XDECREF(encoded);
+    if (set)
+        PyBuffer_Release(&value);
+    if (rc != VLS_OK)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Store_meta_set(StoreObject *self, PyObject *args)
+{
+    return meta_change(self, args, 1);
+}
+
+static PyObject *Store_meta_delete(StoreObject *self, PyObject *args)
+{
+    return meta_change(self, args, 0);
+}
+
 static PyObject *Store_get_closed(StoreObject *self, void *c)
 {
     return PyBool_FromLong(self->s == NULL);
@@ -793,6 +873,11 @@ static PyMethodDef Store_methods[] = {
     {"rollback", (PyCFunction)Store_rollback, METH_NOARGS,
      "Drop every change since the last commit (also the way on after a failed write)."},
     {"compact", (PyCFunction)Store_compact, METH_O, "compact(out_path)"},
+    {"meta_items", (PyCFunction)Store_meta_items, METH_NOARGS,
+     "meta_items() -> {key: value bytes}, the store's metadata"},
+    {"meta_set", (PyCFunction)Store_meta_set, METH_VARARGS,
+     "meta_set(key, value: bytes), written by the next commit"},
+    {"meta_delete", (PyCFunction)Store_meta_delete, METH_VARARGS, "meta_delete(key)"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Store_getset[] = {

@@ -62,7 +62,8 @@ class BackedAtomicData:
     or None), ``charges`` (float32 (n_sites,) or None), ``stress`` (float32 (3, 3) or None).
     """
 
-    __slots__ = ("raw", "_name", "_nsites", "_ncodim", "_energy", "_offs", "_x", "__weakref__")
+    __slots__ = ("raw", "_name", "_nsites", "_ncodim", "_energy", "_offs", "_views", "_x",
+                 "__weakref__")
 
     def __init__(self, raw: Any) -> None:
         mv = _bytewise(raw)
@@ -73,6 +74,7 @@ class BackedAtomicData:
         self._ncodim = ncodim
         self._energy = energy
         self._offs = offs
+        self._views: list = [None] * 8  # each array is built on first use, then kept
         self._x = None  # frame v2 extras (float64 twins, properties), read on first use
 
     # ---- construction ----------------------------------------------------------------------
@@ -215,14 +217,19 @@ class BackedAtomicData:
 
     # ---- arrays (views of raw) ---------------------------------------------------------
     def _array(self, which: int, dtype: np.dtype, count: int) -> Optional[np.ndarray]:
-        off = self._offs[which]
-        if off < 0:
-            if dtype is _F32 and which in _TWIN:  # a float64 frame: its float64 array
-                off = self._extras()[0][_TWIN[which]]
-                if off >= 0:
-                    return np.frombuffer(self.raw, dtype=_F64, count=count, offset=off)
-            return None
-        return np.frombuffer(self.raw, dtype=dtype, count=count, offset=off)
+        a = self._views[which]
+        if a is None:
+            off = self._offs[which]
+            if off < 0:
+                if dtype is not _F32 or which not in _TWIN:
+                    return None
+                off = self._extras()[0][_TWIN[which]]  # a float64 frame: its float64 array
+                if off < 0:
+                    return None
+                dtype = _F64
+            a = self._views[which] = np.frombuffer(self.raw, dtype=dtype, count=count,
+                                                   offset=off)
+        return a
 
     def _extras(self) -> tuple:
         if self._x is None:
