@@ -9,9 +9,11 @@
  *   - the verifier rejects every truncation and never reads outside the buffer for any
  *     single-byte or single-word mutation (run under ASan by make test-asan);
  *   - a view of a frame with 64-bit arrays reports aligned == 0 at a 4-but-not-8-aligned
- *     address, and vls_frame_view_aligned() copies it to aligned scratch.
+ *     address, and vls_frame_view_aligned() copies it to aligned scratch;
+ *   - the loader's collation takes float64 frames (narrowed to its float32 batch arrays).
  */
 #include "vlstore_frame.h"
+#include "vlstore_loader.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -294,8 +296,36 @@ static void test_refusals(void) {
     CHECK(strcmp(vls_dtype_name(VLS_DT_I64), "int64") == 0 && vls_dtype_size(VLS_DT_STR) == 0);
 }
 
+static void test_collate_float64(void) {
+    vls_frame f;
+    build(&f);
+    void *buf;
+    size_t len, needed = 0;
+    CHECK(vls_frame_encode_alloc(&f, &buf, &len) == VLS_OK);
+    vls_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.data = buf;
+    rec.len = len;
+    rec.key = "k";
+    rec.klen = 1;
+    vls_frame_batch b;
+    CHECK(vls_frame_batch_collate(&rec, 1, NULL, 0, &needed, &b) == VLS_E_TOOSMALL && needed);
+    void *mem = aligned_alloc(64, (needed + 63) / 64 * 64);
+    int rc = vls_frame_batch_collate(&rec, 1, mem, needed, &needed, &b);
+    if (rc) fprintf(stderr, "collate: %s\n", vls_errmsg(NULL));
+    CHECK(rc == VLS_OK && b.natoms_total == NS);
+    if (rc == VLS_OK) {
+        const float *pos = b.arrays[VLS_BATCH_POS].data, *frc = b.arrays[VLS_BATCH_FORCES].data;
+        const float *mass = b.arrays[VLS_BATCH_MASSES].data;
+        CHECK(pos[4] == (float)pos64[4] && frc[14] == (float)frc64[14] && mass[4] == (float)mass64[4]);
+    }
+    free(mem);
+    free(buf);
+}
+
 int main(void) {
     test_round_trip_float64_and_props();
+    test_collate_float64();
     test_float32_stays_float32();
     test_refusals();
     return test_done("test_frame_props");

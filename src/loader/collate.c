@@ -160,9 +160,11 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
                      key_text(&recs[i], kt, sizeof kt), fmsg);
             return rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc;
         }
-        if (f.nsites > 0 && (!f.types || !f.masses || !f.positions)) {
+        if (f.nsites > 0 && (!f.types || !(f.masses || f.masses64) ||
+                             !(f.positions || f.positions64))) {
             /* a frame whose arrays come in a form this collation does not read (a newer
-             * frame format, e.g. float64 positions only): refuse rather than guess */
+             * frame format): refuse rather than guess. float64 frames (format v2) are read
+             * and narrowed to the batch's float32 by copy_or_nan. */
             snprintf(msg, msgcap, "batch record %zu (key \"%s\") has no float32 types, "
                      "masses or positions to collate", i, key_text(&recs[i], kt, sizeof kt));
             return VLS_E_INVAL;
