@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench install clean python
+.PHONY: all deps build demo test test-asan test-tsan test-valgrind coverage fuzz bench bench-build bench-publish bench-bigdata install clean python
 
 all: build
 
@@ -24,9 +24,11 @@ demo: deps-build $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target vlstore_cli
 	$(BUILD)/vlstore demo
 
+# The suite includes a quick benchmark run (tests/test_bench_quick.sh), so it builds the
+# benchmark too and installs its packages.
 test: deps-build
-	@scripts/deps.sh test
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	@scripts/deps.sh test bench
+	cmake -S . -B $(BUILD) -DVLS_BUILD_BENCH=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
@@ -45,8 +47,9 @@ python: build
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and ThreadSanitizer.
 test-asan: deps-build
-	@scripts/deps.sh test
-	cmake -S . -B build-asan -DVLS_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DVLS_WERROR=ON
+	@scripts/deps.sh test bench
+	cmake -S . -B build-asan -DVLS_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DVLS_WERROR=ON \
+	    -DVLS_BUILD_BENCH=ON
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure --no-tests=error -j $(JOBS)
 
@@ -93,11 +96,31 @@ fuzz: deps-build
 	    -timeout=10 -artifact_prefix=build-fuzz/ build-fuzz/corpus/$$t fuzz/corpus/$$t || exit 1; \
 	done
 
-bench: deps-build
+# `make bench` writes its results into a new directory under $TMPDIR or /tmp (printed), or
+# into BENCH_ARGS="--out DIR"; never into the source tree. `make bench-publish` is the one
+# way to refresh the committed bench/results.{md,dat,png} and README's table (copied from
+# results.md by bench/readme-table.sh).
+bench-build: deps-build
 	@scripts/deps.sh bench
 	cmake -S . -B $(BUILD) -DVLS_BUILD_BENCH=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
+
+bench: bench-build
 	$(BUILD)/bench/vls_bench $(BENCH_ARGS)
+
+bench-publish: bench-build
+	$(BUILD)/bench/vls_bench $(BENCH_ARGS) --out bench
+	bench/readme-table.sh
+
+# Bigger than memory (docs/BENCH.md, "Bigger than memory"): every engine in a cgroup with a
+# memory limit and throttled reads on a loop device; root and cgroup v1 needed (it says so
+# and stops otherwise). Table and plot go to BIGDATA_OUT; BIGDATA_ARGS e.g. --profile default.
+BIGDATA_OUT ?= $(BUILD)/bigdata
+bench-bigdata: deps-build
+	@scripts/deps.sh bench
+	cmake -S . -B $(BUILD) -DVLS_BUILD_BENCH=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS) --target vls_bigdata
+	bench/bigdata/run.sh --out $(BIGDATA_OUT) --bin $(BUILD)/bench/bigdata/vls_bigdata $(BIGDATA_ARGS)
 
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))

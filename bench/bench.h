@@ -10,9 +10,10 @@
  *   engine_sqlite.c    SQLite
  *   engine_hdf5.c      HDF5 ragged layout, with and without the Blosc filter plugin
  *   engine_raw.c       the two limits: raw pread, raw Blosc chunks
- *   vls_bench.c        options, the measurement phases, the table, results.md/.dat/.png
+ *   vls_bench.c        the driver's main; its other files (driver.h, options.c, phases.c,
+ *                      paired.c, report.c) are listed in driver.h
  *
- * Dependency rule: engines use bench.h and their own library only; vls_bench.c uses the
+ * Dependency rule: engines use bench.h and their own library only; the driver uses the
  * engines only through `bench_engine_ops`. The workload never touches an engine.
  *
  * Build switch: -DVLS_BENCH_NO_VLSTORE compiles the benchmark without libvlstore (the vlstore
@@ -139,6 +140,26 @@ typedef struct bench_batch {
 
 typedef struct bench_engine bench_engine;
 
+/* What a loader served, in order: a record's index (or -1 for a key the workload does not
+ * have), the batch sizes, and the records that failed the length + XXH3 check. The driver
+ * owns the arrays (idx: cap entries, batch_len: bcap entries); entries past a cap are counted
+ * in n / nbatch but not stored. */
+typedef struct bench_epoch_log {
+    const bench_keytab *kt;
+    long *idx;
+    size_t cap, n;
+    uint32_t *batch_len;
+    size_t bcap, nbatch;
+    uint64_t bad;        /* delivered, but wrong length or bytes */
+    char bad_what[256];  /* the first bad or unknown record */
+} bench_epoch_log;
+
+/* Logs one served record, then the end of its batch (n records); both are called outside
+ * the timed interval. */
+void epoch_log_record(bench_epoch_log *log, const bench_workload *w, const void *key,
+                      size_t klen, const void *data, uint64_t len);
+void epoch_log_batch(bench_epoch_log *log, size_t n);
+
 /* One engine. Every function returns 0, or -1 with a message in e->err naming the call that
  * failed and the library's own error text. Records are looked up by their key
  * (workload_key(w, idx)); only the two raw limits use idx directly, standing for a perfect
@@ -164,11 +185,12 @@ typedef struct bench_engine_ops {
                      bench_batch *b);
     /* Frees e->impl. */
     void (*fini)(bench_engine *e);
-    /* Optional (vlstore only): one shuffled epoch through the batch loader (batches of 64,
-     * defaults otherwise) on the written store; *rps = records/s; every record is checked by
-     * key, length and hash into *bad. */
-    int (*loader_epoch)(bench_engine *e, const bench_workload *w, const bench_keytab *kt,
-                        double *rps, uint64_t *bad);
+    /* Optional (vlstore only): the engine's own block-shuffled loader (batches of 64, read
+     * size 4, seed = the workload's seed), reading inline on the calling thread. Epoch 0 runs
+     * untimed; epoch 1 is timed: *secs = time inside the loader's calls only. Every record
+     * of epoch 1 goes to `log` between those calls, outside the timer. */
+    int (*loader_epoch)(bench_engine *e, const bench_workload *w, bench_epoch_log *log,
+                        double *secs);
 } bench_engine_ops;
 
 struct bench_engine {

@@ -5,7 +5,9 @@
  * appends pages instead of splitting them: its fastest bulk load), commit (which fsyncs),
  * then mdb_env_sync(force). Reads: a read-only environment; one read transaction per get or
  * per batch (reset/renewed, LMDB's cheap path); values are copied out of the map into the
- * caller's buffer, as every engine delivers a copy.
+ * caller's buffer, as every engine delivers a copy. The read-only environment is opened with
+ * MDB_NORDAHEAD (madvise MADV_RANDOM on the map), the read-ahead policy vlstore's map has:
+ * every mmap engine reads with the same hint (docs/BENCH.md, "Read-ahead").
  */
 #include "bench.h"
 
@@ -31,7 +33,8 @@ static int lm_init(bench_engine *e)
     snprintf(e->path, sizeof e->path, "%s/store.mdb", e->dir);
     snprintf(e->settings, sizeof e->settings,
              "%s; MDB_NOSUBDIR, map size 256 GiB, default page size; one write txn with "
-             "MDB_APPEND, commit + mdb_env_sync(1); read-only env (OS readahead on), read txn "
+             "MDB_APPEND, commit + mdb_env_sync(1); read-only env with MDB_NORDAHEAD (MADV_RANDOM), "
+             "read txn "
              "reset/renew per get or batch, values copied out",
              MDB_VERSION_STRING);
     return 0;
@@ -122,7 +125,7 @@ static int lm_open(bench_engine *e, const bench_workload *w)
     (void)w;
     lmdb_impl *m = e->impl;
     lm_close(e);
-    if (lm_env(e, MDB_RDONLY) != 0)
+    if (lm_env(e, MDB_RDONLY | MDB_NORDAHEAD) != 0)
         goto fail;
     int rc = mdb_txn_begin(m->env, NULL, MDB_RDONLY, &m->rtxn);
     if (rc) {

@@ -2,7 +2,8 @@
 # vls_bench runs it as:  gnuplot -e "datafile='…/results.dat'; outfile='…/results.png'" plot.gnuplot
 # By hand, from the repository root:  gnuplot bench/plot.gnuplot
 # Columns of results.dat: 1 engine, 2 write MB/s, 3 ratio, 4 scan MB/s, 5 epoch records/s,
-# 6 get p50 us, 7 get p99 us, 8 cold p50 us, 9 size MiB, 10 loader records/s (vlstore engines).
+# 6 get p50 us, 7 get p99 us, 8 cold p50 us, 9 size MiB, 10 block epoch records/s (the
+# loader's order and batches; vlstore engines through the loader). Column 5 is the random epoch.
 # Missing values are NaN.
 
 if (!exists("datafile")) datafile = "bench/results.dat"
@@ -28,10 +29,10 @@ color(name) = (strstrt(name, "vlstore") == 1) ? 0x1f77b4 : \
 
 set multiplot layout 2,2 title "vlstore benchmark (settings and machine: results.md)" font "sans,12"
 
-set title "Shuffled epoch (records/s, log scale, higher is better): batched reads of 64; dark blue: vlstore's loader"
+set title "Epoch in batches of 64 (records/s, log scale, higher is better): left random order, right (dark) the loader's block-shuffled order"
 set logscale y
 set yrange [*:*]
-# two bars per engine: its batched reads (left), and for vlstore engines the loader (right)
+# two bars per engine: the random epoch (left) and the block epoch (right, dark)
 plot datafile using ($0-0.18):5:(0.36):(color(strcol(1))):xtic(1) with boxes lc rgb variable, \
      '' using ($0-0.18):5:(sprintf("%.0f", $5)) with labels rotate by 90 left offset 0,0.3 font "sans,7", \
      '' using ($0+0.18):10:(0.36) with boxes lc rgb 0x0b3d62, \

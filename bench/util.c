@@ -1,5 +1,5 @@
 /*
- * util.c — clocks, files, the key table and the scan sink.
+ * util.c — clocks, files, the key table, the scan sink and the loader's epoch log.
  */
 #include "bench.h"
 
@@ -250,6 +250,31 @@ void *sink_dest_idx(bench_scan_sink *s, size_t first, size_t count)
         s->seen[i] = 1;
     }
     return s->out + s->w->off[first];
+}
+
+/*-*************************************
+ *  Epoch log (what a loader served)
+ ***************************************/
+void epoch_log_record(bench_epoch_log *log, const bench_workload *w, const void *key,
+                      size_t klen, const void *data, uint64_t len)
+{
+    long i = keytab_find(log->kt, key, klen);
+    if (i >= 0 && (len != w->len[i] || XXH3_64bits(data, (size_t)len) != w->hash[i]) &&
+        log->bad++ == 0)
+        snprintf(log->bad_what, sizeof log->bad_what, "record %s: %s", workload_key(w, (size_t)i),
+                 len != w->len[i] ? "wrong length" : "wrong bytes");
+    if (i < 0 && !log->bad_what[0])
+        snprintf(log->bad_what, sizeof log->bad_what, "a key the workload does not have");
+    if (log->n < log->cap)
+        log->idx[log->n] = i;
+    log->n++;
+}
+
+void epoch_log_batch(bench_epoch_log *log, size_t n)
+{
+    if (log->nbatch < log->bcap)
+        log->batch_len[log->nbatch] = (uint32_t)n;
+    log->nbatch++;
 }
 
 size_t bench_blosc_request(const bench_blosc *b)

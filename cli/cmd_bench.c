@@ -1,6 +1,8 @@
 /* cmd_bench.c — `vlstore bench [ARGS...]`: runs the benchmark program (bench/vls_bench.c, built
  * by `make bench` because it links the peers: LMDB, SQLite, HDF5), passing the arguments on.
- * It looks next to this program (build/bench/vls_bench), then on PATH. */
+ * It looks next to this program (build/bench/vls_bench), then on PATH. Results go where
+ * vls_bench puts them: --out DIR, else a new directory under $TMPDIR or /tmp, never the
+ * source tree (only `make bench-publish` refreshes the committed results). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,7 +16,8 @@ static const char bench_usage[] =
     "usage: vlstore bench [vls_bench options]\n"
     "Runs the benchmark: vlstore against LMDB, SQLite, HDF5 and the raw limits on an MD\n"
     "workload (docs/BENCH.md). `make bench` builds it (and installs what it needs); common\n"
-    "options: --size-mib N (512), --quick (64 MiB), --engines a,b,..., --out DIR.\n"
+    "options: --size-mib N (512), --quick (64 MiB), --engines a,b,..., --out DIR (default:\n"
+    "a new vls_bench-results.XXXXXX under $TMPDIR or /tmp; the path is printed).\n"
     "`vlstore bench --help-bench` shows all of vls_bench's options.\n";
 
 int cmd_bench(int argc, char **argv)

@@ -283,7 +283,10 @@ VLS_API void vls_key_u64(uint64_t key, unsigned char buf[8]);
  *  Copies the record under `key` into buf[0..cap). *len receives the record's length.
  *  When cap is too small nothing is copied and VLS_E_TOOSMALL is returned with *len set to
  *  the size needed (call with cap = 0 to query the size first).
- *  A small record is decoded from only the Blosc blocks that hold it.
+ *  A small record is decoded from only the Blosc blocks that hold it: a cold get reads the
+ *  chunk's block table (once per chunk: kept per handle, or in the page cache when mapped)
+ *  and then those blocks' compressed bytes in one request (docs/BENCH.md, "What a cold get
+ *  costs").
  *  Threads : safe on a shared store.   Ownership : nothing retained. */
 VLS_API int vls_get(vls_store *store, const void *key, size_t klen, void *buf, size_t cap,
                     uint64_t *len);
@@ -369,6 +372,34 @@ VLS_API int vls_check_record(vls_store *store, const void *key, size_t klen, con
 VLS_API int vls_chunk_length(vls_store *store, uint64_t chunk, uint64_t *len);
 VLS_API int vls_read_chunk(vls_store *store, uint64_t chunk, void *dst, size_t cap,
                            uint64_t *len);
+
+/*-*************************************
+ *  Chunk I/O advice (the loader's read path at storage speed; src/store/advise.c)
+ ***************************************/
+/*! vls_chunk_advise() :
+ *  Tells the OS how the stored bytes of chunks [first, first+count) will be used, so a reader
+ *  of a data set bigger than memory keeps the disk busy and the page cache small:
+ *   VLS_ADVISE_WILLNEED : start reading them into the page cache now, in the background
+ *                         (posix_fadvise WILLNEED), so a later vls_read_chunk finds them there;
+ *   VLS_ADVISE_DONTNEED : drop them from the page cache (after they were read and decoded);
+ *   VLS_ADVISE_EXACT    : for the whole file (first and count are not used): reads through
+ *                         this handle fetch what they ask and no more (posix_fadvise RANDOM:
+ *                         no kernel readahead past a read's end). For a reader that asks
+ *                         for every chunk it wants with WILLNEED and drops it after: the
+ *                         readahead past one chunk's end otherwise reads into a neighbour
+ *                         already dropped (measured: +37 % bytes from disk).
+ *  Advice only: the call never reads or waits for data, and the OS may ignore it. Memory
+ *  stores and chunks still in a writer's open chunk are not touched.
+ *  vls_chunk_extent() : where chunk's frame lies in the file (*offset, *bytes: header and
+ *  payload), e.g. to tell which chunks of a read are neighbours on disk.
+ *  Threads : safe on a shared store.   Errors : VLS_E_NOTFOUND for chunks past the end,
+ *  VLS_E_INVAL for a NULL store or an unknown advice. */
+#define VLS_ADVISE_WILLNEED 1
+#define VLS_ADVISE_DONTNEED 2
+#define VLS_ADVISE_EXACT 3
+VLS_API int vls_chunk_advise(vls_store *store, uint64_t first, uint64_t count, int advice);
+VLS_API int vls_chunk_extent(vls_store *store, uint64_t chunk, uint64_t *offset,
+                             uint64_t *bytes);
 
 /*! Batched reads (the seed's fused_get) :
  *  vls_get_many() reads the records named by keys[0..n) into one caller buffer, decoding each

@@ -2,10 +2,11 @@
 # test_python.sh — the Python package (python/): builds the vlstore._core extension against
 # this build tree's libvlstore.a in a scratch dir (nothing is installed, nothing downloaded),
 # then runs its pytest suite, python/tests, with Debian's /usr/bin/python3:
-#   the seed README's example, the seed project's own test scenarios, the store/Depot API,
-#   BackedAtomicData zero-copy views through the C frame codec, BlockShuffleBatch on the C
-#   loader, and vlstore.torch.FrameDataset with two gloo ranks (skipped, saying so, when
-#   python3-torch is absent).
+#   the seed README's example and README.md's, the seed project's own test scenarios and
+#   API details (lookup, Location), the store/Depot API, BackedAtomicData zero-copy views
+#   through the C frame codec, BlockShuffleBatch on the C loader (raw and collated batches),
+#   handles across fork(), and vlstore.torch (FrameDataset, FrameBatches, FrameMapDataset,
+#   with two gloo ranks of two workers; skipped, saying so, when python3-torch is absent).
 # In a sanitizer build (VLS_SANITIZE set in CMakeCache.txt) the extension is linked with the
 # same -fsanitize flags and python runs with the sanitizer runtime preloaded (leak checks off:
 # CPython keeps its own memory until exit); the torch tests are left out there (torch's own

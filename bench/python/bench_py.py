@@ -38,6 +38,7 @@ element of each frame's pos, forces and atomic_numbers is read; a collated batch
 with one fancy index per field over its `ptr`).
   vlstore-collate     BlockShuffleBatch(4, 64, path, collate=True): C-collated batch dicts
   vlstore-collate-1t  the same with prefetch=False: everything on the calling thread
+  vlstore-collate-t2  the same with threads=2: two background readers decoding
   vlstore-lists       BlockShuffleBatch(4, 64, Depot).keyed(): one BackedAtomicData per frame
   lmdb-pickle         LMDB of pickled dicts of numpy arrays (the fairchem way), txn.get +
                       pickle.loads per frame, shuffled key order
@@ -48,8 +49,9 @@ with one fancy index per field over its `ptr`).
   torch-framebatches-wK   DataLoader(FrameBatches(path, 64), batch_size=None, num_workers=K)
   torch-lmdb-pickle-wK    DataLoader(map-style LMDB + pickle dataset, batch_size=64,
                           shuffle=True, num_workers=K, collate_fn=torch.cat of the fields)
-Peak RSS is the worker process's ru_maxrss; "base" is its RSS before the epoch (interpreter,
-numpy, torch, open files), so peak - base is what the epoch itself held.
+Peak RSS is the worker process's VmHWM; "base" is its RSS just before the epoch (interpreter,
+numpy, torch, the key list), so peak - base is at most what the epoch itself held. With
+DataLoader workers only the main process is counted (each worker holds its own loader).
 
 Usage:
   PYTHONPATH=<built vlstore> /usr/bin/python3 bench/python/bench_py.py [--suite store|train|all]
@@ -67,7 +69,6 @@ import os
 import pickle
 import platform
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -608,7 +609,8 @@ def store_suite(args, here):
 
 
 # ---- the training suite ------------------------------------------------------------------
-TRAIN_ENGINES = ("vlstore-collate", "vlstore-collate-1t", "vlstore-lists", "lmdb-pickle",
+TRAIN_ENGINES = ("vlstore-collate", "vlstore-collate-1t", "vlstore-collate-t2", "vlstore-lists",
+                 "lmdb-pickle",
                  "lmdb-msgpack", "msgpack-file", "c-loader", "c-loader-1t",
                  "torch-framebatches-w0", "torch-lmdb-pickle-w0", "torch-framebatches-w2",
                  "torch-lmdb-pickle-w2")
@@ -731,6 +733,16 @@ def _cat_collate(samples):
             "energy": torch.tensor([s["energy"] for s in samples], dtype=torch.float64)}
 
 
+def _rss_kib(field):
+    """VmHWM (peak) or VmRSS (now) of this process, KiB. Not ru_maxrss: Linux carries that
+    across execve, so a worker would report its parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def train_worker(engine, d, seed):
     """One epoch of one engine in this process; prints a JSON line."""
     seed = int(seed)
@@ -738,12 +750,13 @@ def train_worker(engine, d, seed):
     if engine.startswith("torch"):
         import torch
         torch.set_num_threads(1)
-    rss_base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_base = _rss_kib("VmRSS")
     n = atoms = 0
     t0 = time.perf_counter()
-    if engine in ("vlstore-collate", "vlstore-collate-1t"):
+    if engine.startswith("vlstore-collate"):
         with BlockShuffleBatch(4, BATCH, os.path.join(d, "frames.vls"), collate=True,
-                               seed=seed, prefetch=engine == "vlstore-collate") as ld:
+                               seed=seed, prefetch=engine != "vlstore-collate-1t",
+                               threads=2 if engine == "vlstore-collate-t2" else 1) as ld:
             for b in ld:
                 _touch_batch(b)
                 n += len(b["natoms"])
@@ -805,7 +818,7 @@ def train_worker(engine, d, seed):
         sys.exit(f"bench_py: unknown training engine {engine!r}")
     dt = time.perf_counter() - t0
     print(json.dumps({"engine": engine, "recps": n / dt, "n": n, "atoms": atoms,
-                      "rss_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "rss_peak_kib": _rss_kib("VmHWM"),
                       "rss_base_kib": rss_base}), flush=True)
 
 

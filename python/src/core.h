@@ -19,6 +19,11 @@
  *    checked by a generation count; see loader.c).
  *  - Frame views return offsets, not pointers: Python builds numpy views on the buffer object
  *    itself, which keeps the memory alive.
+ *  - A Store or Loader inherited through fork() (a DataLoader worker) is never used or closed
+ *    by the child: its background threads and their locks exist only in the parent, so a
+ *    close there could wait forever on a condition variable. The child raises when asked to
+ *    use one, and abandons it (memory only) when it is freed. Open stores in the process
+ *    that uses them.
  */
 #ifndef VLSTORE_PY_CORE_H
 #define VLSTORE_PY_CORE_H
@@ -30,6 +35,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vlstore.h"
 
@@ -121,6 +127,7 @@ typedef struct {
      * without this another thread's put could free a key between two C calls. */
     PyThread_type_lock wlock;
     unsigned long wowner; /* thread holding wlock, 0 when free */
+    pid_t pid;            /* the process that opened it (see "fork" above) */
 } StoreObject;
 
 extern PyTypeObject StoreType;
@@ -130,8 +137,12 @@ extern PyTypeObject StoreType;
 int store_lock(StoreObject *self);
 void store_unlock(StoreObject *self);
 
-/* 0 when the store is open, else -1 with ClosedError set. */
+/* 0 when the store is open, else -1 with ClosedError set (or ValueError for a handle
+ * inherited through fork()). */
 int store_check(StoreObject *self);
+
+/* -1 with ValueError set when `pid` (the opener) is not this process, else 0. */
+int check_same_process(pid_t pid, const char *what);
 
 /* Raises NotFoundError naming the first of the keys in `seq` whose span says VLS_E_NOTFOUND. */
 PyObject *raise_missing(PyObject *seq, const vls_span *spans, size_t n);

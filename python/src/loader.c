@@ -12,6 +12,7 @@ typedef struct {
     vls_loader *ld;
     PyObject *stores; /* tuple of Store objects the loader reads (or empty: it opened paths) */
     int busy;
+    pid_t pid; /* the process that opened it (core.h: fork) */
     /* The memory batches are served in: n_buffers BatchMemory objects used in turn, each
      * reused only when nothing else references it (see batch.c). */
     BatchMemoryObject **pool;
@@ -22,6 +23,8 @@ typedef struct {
 
 static int loader_check(LoaderObject *self)
 {
+    if (self->ld && check_same_process(self->pid, "loader") < 0)
+        return -1;
     if (!self->ld) {
         PyErr_SetString(ErrClosed ? ErrClosed : PyExc_ValueError, "the loader is closed");
         return -1;
@@ -44,6 +47,8 @@ static void loader_release_stores(LoaderObject *self)
 
 static void loader_close(LoaderObject *self)
 {
+    if (self->ld && self->pid != getpid()) /* inherited through fork(): abandoned */
+        self->ld = NULL;
     if (self->ld) {
         vls_loader *ld = self->ld;
         self->ld = NULL;
@@ -258,6 +263,7 @@ static int Loader_init(LoaderObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     self->ld = ld;
+    self->pid = getpid();
     return 0;
 }
 

@@ -118,8 +118,21 @@ void store_unlock(StoreObject *self)
     PyThread_release_lock(self->wlock);
 }
 
+int check_same_process(pid_t pid, const char *what)
+{
+    if (pid == getpid())
+        return 0;
+    PyErr_Format(PyExc_ValueError,
+                 "this %s was opened by process %ld and inherited through fork(); its "
+                 "threads and locks exist only there: open it again in this process",
+                 what, (long)pid);
+    return -1;
+}
+
 int store_check(StoreObject *self)
 {
+    if (self->s && check_same_process(self->pid, "store") < 0)
+        return -1;
     if (!self->s) {
         PyErr_SetString(ErrClosed ? ErrClosed : PyExc_ValueError, "the store is closed");
         return -1;
@@ -238,6 +251,7 @@ static int Store_init(StoreObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     self->s = s;
+    self->pid = getpid();
     self->flags = flags;
     self->writable = cpath == NULL || (flags & (VLS_RDWR | VLS_CREATE | VLS_TRUNCATE)) != 0;
     if (path == Py_None) {
@@ -254,8 +268,8 @@ static int Store_init(StoreObject *self, PyObject *args, PyObject *kw)
 static void Store_dealloc(StoreObject *self)
 {
     /* A loader holds a reference, and a running call holds one through its arguments, so
-     * neither can be active here. */
-    if (self->s) {
+     * neither can be active here. A handle inherited through fork() is abandoned. */
+    if (self->s && self->pid == getpid()) {
         vls_store *s = self->s;
         self->s = NULL;
         Py_BEGIN_ALLOW_THREADS
@@ -283,6 +297,10 @@ static PyObject *Store_close(StoreObject *self, PyObject *unused)
 {
     if (!self->s)
         Py_RETURN_NONE;
+    if (self->pid != getpid()) { /* inherited through fork(): the parent's to close */
+        self->s = NULL;
+        Py_RETURN_NONE;
+    }
     if (self->busy || self->nloaders) {
         PyErr_SetString(PyExc_ValueError, self->busy ? "the store is in use by another thread"
                                                      : "close the loaders reading this store "

@@ -76,3 +76,22 @@ def test_seed_readme_example(tmp_path, monkeypatch):
         assert np.array_equal(f.pos, POSITIONS[i])
     # and it is a real file on disk, compressed less than the raw float data (random floats)
     assert (tmp_path / FILENAME).stat().st_size > 0
+
+
+def test_project_readme_python_example(tmp_path, monkeypatch):
+    """README.md's "Python in one example" runs as printed, and its batch is right."""
+    import os
+    import re
+
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    text = open(readme, encoding="utf-8").read()
+    section = text.split("## Python in one example", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    b = scope["batch"]  # the epoch's last batch
+    assert b["pos"].dtype == np.float32 and b["pos"].shape == (int(b["natoms"].sum()), 3)
+    assert b["atomic_numbers"].dtype == np.int64 and (b["atomic_numbers"] == 6).all()
+    for j, k in enumerate(b["keys"]):
+        assert b["energy"][j] == -float(k.split("_")[1])

@@ -249,12 +249,15 @@ class BlockShuffleBatch:
         finally:
             self._iterating = False
 
-    def _collated(self) -> Iterator[dict]:
+    def _collated(self, build: Optional[Callable[..., Any]] = None) -> Iterator[Any]:
+        """Collated batches as build(memory, layout, key_type, copy) makes them (default:
+        numpy dicts; vlstore.torch builds tensors straight from the memory)."""
         key_type, copy = self.key_type, self.copy
+        make = build or batch_dict
 
         def step(ld: Any) -> Any:
             r = ld.next_frames()
-            return None if r is None else batch_dict(r[0], r[1], key_type, copy)
+            return None if r is None else make(r[0], r[1], key_type, copy)
         return self._pass(step)
 
     def _batches(self, with_keys: bool) -> Iterator[list]:

@@ -59,7 +59,8 @@ class BackedAtomicData:
     or None), ``charges`` (float32 (n_sites,) or None), ``stress`` (float32 (3, 3) or None).
     """
 
-    __slots__ = ("raw", "_name", "_nsites", "_ncodim", "_energy", "_offs", "__weakref__")
+    __slots__ = ("raw", "_name", "_nsites", "_ncodim", "_energy", "_offs", "_views",
+                 "__weakref__")
 
     def __init__(self, raw: Any) -> None:
         mv = _bytewise(raw)
@@ -70,6 +71,7 @@ class BackedAtomicData:
         self._ncodim = ncodim
         self._energy = energy
         self._offs = offs
+        self._views: list = [None] * 8  # each array is built on first use, then kept
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
@@ -192,10 +194,14 @@ class BackedAtomicData:
 
     # ---- arrays (views of raw) ---------------------------------------------------------
     def _array(self, which: int, dtype: np.dtype, count: int) -> Optional[np.ndarray]:
-        off = self._offs[which]
-        if off < 0:
-            return None
-        return np.frombuffer(self.raw, dtype=dtype, count=count, offset=off)
+        a = self._views[which]
+        if a is None:
+            off = self._offs[which]
+            if off < 0:
+                return None
+            a = self._views[which] = np.frombuffer(self.raw, dtype=dtype, count=count,
+                                                   offset=off)
+        return a
 
     @property
     def masses(self) -> np.ndarray:

@@ -201,6 +201,36 @@ def _pair(key: Any, rec: Any) -> Tuple[Any, Any]:
 
 # ---- collated batches ----------------------------------------------------------------------
 
+_TORCH_DTYPES = {"<f4": torch.float32, "<f8": torch.float64, "<i8": torch.int64,
+                 "?": torch.bool, "u1": torch.uint8}
+_ITEMSIZE = {torch.float32: 4, torch.float64: 8, torch.int64: 8, torch.bool: 1, torch.uint8: 1}
+
+
+def _tensor_batch(mem: Any, layout: Any, key_type: str, copy: bool = False,
+                  pin_memory: bool = False) -> Dict[str, Any]:
+    """A collated batch as tensors that all view one uint8 tensor over the batch memory
+    (``torch.frombuffer``: no copy; it keeps the memory alive). One storage per batch, so a
+    DataLoader worker moves a batch to the main process as one shared-memory block, not one
+    per field."""
+    spans = []
+    for name, dtype, offset, shape in layout:
+        dt = _TORCH_DTYPES[dtype]
+        count = 1
+        for d in shape:
+            count *= d
+        spans.append((name, dt, offset, count * _ITEMSIZE[dt], shape))
+    # only the bytes in use: the memory may be larger (it is reused for bigger batches)
+    base = torch.frombuffer(mem, dtype=torch.uint8, count=max(o + n for _, _, o, n, _ in spans))
+    if copy or pin_memory:
+        base = base.pin_memory() if pin_memory else base.clone()
+    out: Dict[str, Any] = {}
+    for name, dt, offset, nbytes, shape in spans:
+        out[name] = base[offset:offset + nbytes].view(dt).view(shape)
+    kp = out.pop("key_ptr").tolist()
+    out["keys"] = BatchKeys(out["keys"].numpy().tobytes(), kp, key_type)
+    return out
+
+
 def batch_to_tensors(batch: Dict[str, Any], pin_memory: bool = False) -> Dict[str, Any]:
     """A collated batch dict (``vlstore.batch``) with its arrays as tensors
     (``torch.from_numpy``: no copy; ``pin_memory`` copies into page-locked memory). ``keys``
@@ -332,9 +362,11 @@ class FrameBatches(IterableDataset):
         nworkers = info.num_workers if info is not None else 1
         epoch = self.epoch
         pin = self.pin_memory and torch.cuda.is_available()
+
+        def build(mem: Any, layout: Any, key_type: str, copy: bool) -> Dict[str, Any]:
+            return _tensor_batch(mem, layout, key_type, copy, pin)
         with self._loader(rank, world, epoch) as ld:
-            for b in ld:
-                yield batch_to_tensors(b, pin)
+            yield from ld._collated(build)
         with self._epoch.get_lock():  # a complete pass: the last worker advances the epoch
             if self._epoch.value == epoch:
                 self._finished.value += 1
@@ -390,23 +422,31 @@ class FrameMapDataset(Dataset):
             self._pid = os.getpid()
         return self._stores
 
-    def get_batch(self, indices: Sequence[int], copy: bool = False) -> Dict[str, Any]:
-        """The frames at `indices` as one batch dict of numpy arrays (``vlstore.batch``)."""
+    def _batches(self, indices: Sequence[int]) -> List[Tuple[Any, Any]]:
+        """(memory, layout) of the frames at `indices`, one per file they come from."""
         stores = self._open()
         idx = np.asarray([self[i] for i in indices], dtype=np.int64)
         files = np.searchsorted(self._starts, idx, side="right") - 1
-        parts = []
-        for f in np.unique(files):
+        out = []
+        for f in dict.fromkeys(files.tolist()):  # files in order of first appearance
             keys = [self._keys[i] for i in idx[files == f]]
-            mem, layout = _core.frame_batch(stores[int(f)].handle, keys)
-            parts.append(batch_dict(mem, layout, self._key_type, copy))
+            out.append(_core.frame_batch(stores[f].handle, keys))
+        return out
+
+    def get_batch(self, indices: Sequence[int], copy: bool = False) -> Dict[str, Any]:
+        """The frames at `indices` as one batch dict of numpy arrays (``vlstore.batch``)."""
+        parts = [batch_dict(m, lay, self._key_type, copy) for m, lay in self._batches(indices)]
         return parts[0] if len(parts) == 1 else _concat(parts)
 
     def collate(self, indices: Sequence[int]) -> Dict[str, Any]:
         """``collate_fn`` for a DataLoader: indices -> batch dict of tensors (pinned with
         ``pin_memory`` when a CUDA device is present)."""
-        return batch_to_tensors(self.get_batch(indices),
-                                self.pin_memory and torch.cuda.is_available())
+        pin = self.pin_memory and torch.cuda.is_available()
+        parts = self._batches(indices)
+        if len(parts) == 1:
+            return _tensor_batch(*parts[0], self._key_type, False, pin)
+        return batch_to_tensors(_concat([batch_dict(m, lay, self._key_type)
+                                         for m, lay in parts]), pin)
 
     def __getstate__(self) -> dict:
         d = dict(self.__dict__)

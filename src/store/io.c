@@ -536,6 +536,11 @@ void io_willneed(vls_io *io, uint64_t off, size_t len)
 #endif
 }
 
+int io_fd(const vls_io *io)
+{
+    return io->fd;
+}
+
 int io_read(vls_io *io, uint64_t off, void *buf, size_t len, int *err_errno)
 {
     if (off > UINT64_MAX - len || off + len > io->size) {

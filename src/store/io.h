@@ -38,6 +38,9 @@ const unsigned char *io_view(vls_io *io, uint64_t off, size_t len);
  * prevents. No effect on memory backings or unmapped ranges. */
 void io_willneed(vls_io *io, uint64_t off, size_t len);
 
+/* The file descriptor of a file backing (for posix_fadvise, src/store/advise.c), -1 for a
+ * memory store. */
+int io_fd(const vls_io *io);
 /* Re-reads the file size and maps what is new (read-only handles following a writer). */
 int io_refresh(vls_io *io, int *err_errno);
 /* Maps [0, size) as far as the file goes; used after commits so reads come from memory. */

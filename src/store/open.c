@@ -101,6 +101,7 @@ void store_free(vls_store *s)
         compressor_free(s->compressor); /* first: it may be writing into zbuf */
     free(s->behind);
     store_spare_free_all(s);
+    store_block_tables_free(s);
     pthread_mutex_destroy(&s->spare_mu);
     io_close(s->io);
     idx_free(&s->ix);

@@ -231,6 +231,10 @@ static int read_from_chunk(vls_store *s, uint64_t ci, uint64_t in, size_t n, uns
             if (rc < 0)
                 return vls_seterr(s, rc, "chunk %llu at offset %llu: %s", (unsigned long long)ci,
                                   (unsigned long long)c->file_off, why);
+        } else if ((rc = store_read_blocks(s, ci, in, n, dst)) <= 0) { /* blockread.c */
+            if (rc == VLS_OK)
+                *unverified = 1;
+            return rc;
         }
     }
     if ((rc = store_decode_chunk(s, ci, &item, &owned, &data)) != VLS_OK)

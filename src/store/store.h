@@ -47,6 +47,8 @@ struct vls_store {
     pthread_mutex_t spare_mu;
     struct spare_buf *spare; /* a stack of at most SPARE_MAX */
     int nspare;
+    unsigned char **block_tables; /* blockread.c: chunk i's Blosc block table once read, */
+    uint64_t nblock_tables;       /* length-prefixed; also under spare_mu */
 
     /* the committed state */
     uint64_t seq;            /* newest commit seen */
@@ -119,6 +121,11 @@ int store_commit_locked(vls_store *s);
 
 /* A buffer of at least len bytes (a kept one when one is big enough), NULL when out of
  * memory; give it back when done; free_all at handle close (spare.c). */
+/* blockread.c: bytes [in, in+n) of chunk ci of an unmapped file, from a pread of its block
+ * table and one of the blocks they lie in. 0; 1 when the chunk must be decoded whole
+ * instead; or a negative VLS_E_ code (message set). Caller holds the read lock. */
+int store_read_blocks(vls_store *s, uint64_t ci, uint64_t in, size_t n, unsigned char *dst);
+void store_block_tables_free(vls_store *s);
 spare_buf *store_spare_take(vls_store *s, size_t len);
 void store_spare_give(vls_store *s, spare_buf *b);
 void store_spare_free_all(vls_store *s);
