@@ -170,9 +170,23 @@ static const result *find_result(const result *res, int nres, const char *name)
     return NULL;
 }
 
+/* The target cell of a comparison: met or not, or, for a single-row comparison that
+ * alternating rounds repeat, a pointer to them (rows minutes apart on a shared machine are
+ * not what a target is judged on). */
+static const char *verdict(char *buf, size_t cap, const char *target, double q, double bound,
+                           int judged_in_rounds)
+{
+    if (judged_in_rounds)
+        snprintf(buf, cap, "%s: judged on the alternating rounds", target);
+    else
+        snprintf(buf, cap, "%s: %s", target, q >= bound ? "met" : "**not met**");
+    return buf;
+}
+
 /* The comparisons issue 3 asks for, when the engines involved ran. */
 static void write_targets(FILE *f, const result *res, int nres, const plan *p)
 {
+    char vb[96];
     const result *v = find_result(res, nres, "vlstore");
     const result *rb = find_result(res, nres, "raw-blosc");
     const result *rp = find_result(res, nres, "raw-pread");
@@ -183,11 +197,13 @@ static void write_targets(FILE *f, const result *res, int nres, const plan *p)
                "|:--|--:|--:|--:|:--|\n");
     if (rb) {
         double q = v->write_mbs / rb->write_mbs;
-        fprintf(f, "| write MB/s vs raw-blosc | %.1f | %.1f | %.0f %% | >= 90 %%: %s |\n",
-                v->write_mbs, rb->write_mbs, 100 * q, q >= 0.90 ? "met" : "**not met**");
+        fprintf(f, "| write MB/s vs raw-blosc | %.1f | %.1f | %.0f %% | %s |\n", v->write_mbs,
+                rb->write_mbs, 100 * q, verdict(vb, sizeof vb, ">= 90 %", q, 0.90,
+                                                p->paired_rounds));
         q = v->scan_mbs / rb->scan_mbs;
-        fprintf(f, "| scan MB/s vs raw-blosc decode | %.1f | %.1f | %.0f %% | >= 95 %%: %s |\n",
-                v->scan_mbs, rb->scan_mbs, 100 * q, q >= 0.95 ? "met" : "**not met**");
+        fprintf(f, "| scan MB/s vs raw-blosc decode | %.1f | %.1f | %.0f %% | %s |\n",
+                v->scan_mbs, rb->scan_mbs, 100 * q, verdict(vb, sizeof vb, ">= 95 %", q, 0.95,
+                                                             p->paired_rounds));
         if (p->paired_rounds) {
             q = p->paired_write_q;
             fprintf(f, "| write, alternating rounds (median of %d) | %.1f | %.1f | %.0f %% | "
@@ -214,8 +230,9 @@ static void write_targets(FILE *f, const result *res, int nres, const plan *p)
     if (lm && !isnan(v->block_rps) && !isnan(lm->block_rps)) {
         double q = v->block_rps / lm->block_rps;
         fprintf(f, "| block epoch records/s, vlstore's loader vs LMDB reading the same keys in "
-                   "the same batches | %.0f | %.0f | %.2fx | >= 1x: %s |\n",
-                v->block_rps, lm->block_rps, q, q >= 1 ? "met" : "**not met**");
+                   "the same batches | %.0f | %.0f | %.2fx | %s |\n",
+                v->block_rps, lm->block_rps, q,
+                verdict(vb, sizeof vb, ">= 1x", q, 1, p->block_rounds));
     }
     if (p->block_rounds) {
         double q = p->block_q;

@@ -10,15 +10,27 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 
 static struct {
     vls_store *s;
     size_t root_len;
     long commit_every, done;
-    int rc, tty;
+    int rc;
     double t0;
     unsigned long long bytes;
 } imp;
+
+static uint64_t walk_bytes;
+
+static int size_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)path;
+    (void)ftw;
+    if (type == FTW_F && S_ISREG(st->st_mode))
+        walk_bytes += (uint64_t)st->st_size;
+    return 0;
+}
 
 static int import_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -54,19 +66,18 @@ static int import_one(const char *path, const struct stat *st, int type, struct 
     }
     imp.done++;
     imp.bytes += len;
-    if (imp.tty && imp.done % 100 == 0)
-        fprintf(stderr, "\r%ld files, %.1f MB, %.1f MB/s", imp.done, imp.bytes / 1e6,
-                imp.bytes / 1e6 / (cli_now() - imp.t0 + 1e-9));
+    progress_update(imp.bytes);
     return 0;
 }
 
 int cmd_import(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore import STORE DIR [--commit-every N]\n"
+    static const char use[] = "usage: vlstore import STORE DIR [--commit-every N] [--quiet]\n"
                               "Stores every regular file under DIR, keyed by its path relative to\n"
                               "DIR. Commits every N files (default: once at the end).\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
     const char *pos[2];
     int npos = 0;
     long every = 0;
@@ -96,12 +107,13 @@ int cmd_import(int argc, char **argv)
     imp.commit_every = every;
     imp.done = 0;
     imp.rc = VLS_OK;
-    imp.tty = isatty(2);
     imp.t0 = cli_now();
     imp.bytes = 0;
+    walk_bytes = 0; /* a first walk sizes the progress line: stat calls, no reads */
+    nftw(pos[1], size_one, 32, FTW_PHYS);
+    progress_start(walk_bytes, "bytes");
     nftw(pos[1], import_one, 32, FTW_PHYS);
-    if (imp.tty)
-        fprintf(stderr, "\n");
+    progress_end();
     if (imp.rc == VLS_OK)
         imp.rc = vls_commit(imp.s);
     if (imp.rc != VLS_OK) {
@@ -132,11 +144,12 @@ static int make_parents(char *path)
 
 int cmd_export(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore export STORE DIR\n"
+    static const char use[] = "usage: vlstore export STORE DIR [--quiet]\n"
                               "Writes every record to DIR/KEY (the reverse of import). Keys that\n"
                               "are not safe relative paths ('..', absolute, NUL) are refused.\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
     if (argc != 3)
         return cli_usage(use);
     vls_store *s;
@@ -147,12 +160,14 @@ int cmd_export(int argc, char **argv)
         vls_close(s);
         return EXIT_FAIL;
     }
-    uint64_t pos = 0, len, n = 0;
+    uint64_t pos = 0, len, n = 0, seen = 0;
     const void *key;
     size_t klen;
     int status = EXIT_OK;
+    progress_start(vls_count(s), "records");
     while (vls_iter_next(s, &pos, &key, &klen, &len) == 1) {
         char path[PATH_MAX], name[PATH_MAX];
+        progress_update(++seen);
         if (klen >= sizeof name || memchr(key, 0, klen)) {
             fprintf(stderr, "vlstore export: skipping a key that is not a file name\n");
             status = EXIT_FAIL;
@@ -162,7 +177,9 @@ int cmd_export(int argc, char **argv)
         name[klen] = 0;
         if (name[0] == '/' || strstr(name, "..") ||
             snprintf(path, sizeof path, "%s/%s", argv[2], name) >= (int)sizeof path) {
-            fprintf(stderr, "vlstore export: skipping unsafe key '%s'\n", name);
+            fprintf(stderr, "vlstore export: skipping unsafe key '");
+            cli_print_escaped(stderr, name, klen);
+            fprintf(stderr, "'\n");
             status = EXIT_FAIL;
             continue;
         }
@@ -186,6 +203,7 @@ int cmd_export(int argc, char **argv)
         }
         n++;
     }
+    progress_end();
     vls_close(s);
     printf("exported %llu records\n", (unsigned long long)n);
     return status;

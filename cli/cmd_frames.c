@@ -115,16 +115,20 @@ int cmd_import_xyz(int argc, char **argv)
 
 int cmd_show(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore show STORE KEY [--json]\n"
+    static const char use[] = "usage: vlstore show STORE KEY [--json] [--key-format F]\n"
                               "Prints a frame record: name, counts, fields present and the first\n"
-                              "rows; --json prints the whole frame with the schema's field names.\n";
+                              "rows; --json prints the whole frame with the schema's field names.\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    int json = 0;
+    int json = 0, kf = KEYFMT_TEXT, r;
     const char *pos[2];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
+        if ((r = cli_key_format_arg("show", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (!strcmp(argv[i], "--json"))
             json = 1;
         else if (npos < 2)
             pos[npos++] = argv[i];
@@ -133,9 +137,15 @@ int cmd_show(int argc, char **argv)
     }
     if (npos != 2)
         return cli_usage(use);
+    unsigned char *key;
+    size_t klen;
+    if ((r = cli_key_parse("show", kf, pos[1], &key, &klen)) != EXIT_OK)
+        return r;
     void *data;
     size_t len;
-    if (cli_read_record("show", pos[0], pos[1], &data, &len) != EXIT_OK)
+    r = cli_read_record("show", pos[0], key, klen, &data, &len);
+    free(key);
+    if (r != EXIT_OK)
         return EXIT_FAIL;
     vls_frame f;
     int rc = vls_frame_view(data, len, &f); /* malloc'd: 16-byte aligned */

@@ -22,7 +22,8 @@ static const char epoch_usage[] =
     "  --no-merge       keep a short final group on its own\n"
     "  --drop-last      drop the final short batch\n"
     "  --no-prefetch    read inline instead of on a background thread\n"
-    "  --print-keys     print each served key (hex when not printable)\n";
+    "  --print-keys     print each served key\n"
+    CLI_KEY_FORMAT_HELP;
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -36,19 +37,6 @@ static int parse_u64(const char *s, uint64_t *out)
     return 1;
 }
 
-static void print_key(const unsigned char *k, size_t n)
-{
-    int printable = 1;
-    for (size_t i = 0; i < n; i++)
-        printable &= k[i] >= 0x20 && k[i] < 0x7f;
-    if (printable)
-        fwrite(k, 1, n, stdout);
-    else
-        for (size_t i = 0; i < n; i++)
-            printf("%02x", k[i]);
-    putchar('\n');
-}
-
 int cmd_epoch(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -57,7 +45,7 @@ int cmd_epoch(int argc, char **argv)
     }
     vls_loader_options o;
     vls_loader_options_init(&o);
-    int print_keys = 0;
+    int print_keys = 0, kf = KEYFMT_TEXT, kr;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     size_t npaths = 0;
     if (!paths)
@@ -66,7 +54,12 @@ int cmd_epoch(int argc, char **argv)
         const char *a = argv[i];
         uint64_t v = 0;
         int has_value = i + 1 < argc;
-        if (!strcmp(a, "--no-shuffle"))
+        if ((kr = cli_key_format_arg("epoch", argc, argv, &i, &kf)) != 0) {
+            if (kr < 0) {
+                free(paths);
+                return cli_usage(epoch_usage);
+            }
+        } else if (!strcmp(a, "--no-shuffle"))
             o.shuffle = 0;
         else if (!strcmp(a, "--no-merge"))
             o.merge_last = 0;
@@ -161,8 +154,10 @@ int cmd_epoch(int argc, char **argv)
         batches++;
         for (size_t i = 0; i < n; i++) {
             const vls_record *r = &recs[i];
-            if (print_keys)
-                print_key(r->key, r->klen);
+            if (print_keys) {
+                cli_key_print(stdout, kf, r->key, r->klen);
+                putchar('\n');
+            }
             uint64_t g = file_base[r->file] + r->index;
             /* displacement is reported for a whole dataset (world 1) only */
             displacement += g > served ? (double)(g - served) : (double)(served - g);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 
 static void print_finding(void *ctx, const char *what)
 {
@@ -13,7 +14,7 @@ static void print_finding(void *ctx, const char *what)
 int cmd_recover(int argc, char **argv)
 {
     static const char use[] =
-        "usage: vlstore recover STORE OUT\n"
+        "usage: vlstore recover STORE OUT [--quiet]\n"
         "Writes every intact record of the (damaged) STORE to a new store OUT, which must not\n"
         "exist. STORE is only read. Its header and commit trailers are not trusted: chunk\n"
         "frames and index segments are found by scanning the file, the newest index segments\n"
@@ -25,10 +26,14 @@ int cmd_recover(int argc, char **argv)
         "written), 2 usage error.\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
     if (argc != 3)
         return cli_usage(use);
     vls_recover_stats st;
+    progress_library(1);
     int rc = vls_recover(argv[1], argv[2], print_finding, NULL, &st);
+    progress_library(0);
+    progress_end();
     if (rc != VLS_OK)
         return cli_fail("recover", NULL, rc);
     printf("%s: recovered %llu records (%llu bytes) into %s\n", argv[1],

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 
 /* Reads a whole stream into memory. */
 static int slurp(FILE *f, unsigned char **out, size_t *len)
@@ -40,36 +41,57 @@ static int slurp(FILE *f, unsigned char **out, size_t *len)
 
 int cmd_put(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore put STORE KEY [FILE]\n"
+    static const char use[] = "usage: vlstore put STORE KEY [FILE] [--key-format F]\n"
                               "Stores FILE's bytes (stdin when FILE is '-' or absent) under KEY,\n"
-                              "replacing any record under KEY. Creates STORE when missing.\n";
+                              "replacing any record under KEY. Creates STORE when missing.\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    if (argc < 3 || argc > 4)
+    char *pos[3];
+    int npos = 0, kf = KEYFMT_TEXT, r;
+    for (int i = 1; i < argc; i++) {
+        if ((r = cli_key_format_arg("put", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (npos < 3) {
+            pos[npos++] = argv[i];
+        } else {
+            return cli_usage(use);
+        }
+    }
+    if (npos < 2)
         return cli_usage(use);
-    const char *file = argc == 4 ? argv[3] : "-";
+    unsigned char *key;
+    size_t klen;
+    if ((r = cli_key_parse("put", kf, pos[1], &key, &klen)) != EXIT_OK)
+        return r;
+    const char *file = npos == 3 ? pos[2] : "-";
     FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
     if (!f) {
         fprintf(stderr, "vlstore put: cannot open %s: %s\n", file, strerror(errno));
+        free(key);
         return EXIT_FAIL;
     }
     unsigned char *data;
     size_t len;
-    int r = slurp(f, &data, &len);
+    r = slurp(f, &data, &len);
     if (f != stdin)
         fclose(f);
     if (r != 0) {
         fprintf(stderr, "vlstore put: cannot read %s\n", file);
+        free(key);
         return EXIT_FAIL;
     }
     vls_store *s;
-    int rc = vls_open(argv[1], VLS_CREATE, NULL, &s);
+    int rc = vls_open(pos[0], VLS_CREATE, NULL, &s);
     if (rc != VLS_OK) {
         free(data);
+        free(key);
         return cli_fail("put", NULL, rc);
     }
-    rc = vls_put_str(s, argv[2], data, len, 0);
+    rc = vls_put(s, key, klen, data, len, 0);
     free(data);
+    free(key);
     if (rc == VLS_OK)
         rc = vls_commit(s);
     if (rc != VLS_OK) {
@@ -82,15 +104,19 @@ int cmd_put(int argc, char **argv)
 
 int cmd_get(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore get STORE KEY [-o OUT]\n"
-                              "Writes the record's bytes to stdout, or to OUT.\n";
+    static const char use[] = "usage: vlstore get STORE KEY [-o OUT] [--key-format F]\n"
+                              "Writes the record's bytes to stdout, or to OUT.\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
     const char *out = NULL;
     char *pos[2];
-    int npos = 0;
+    int npos = 0, kf = KEYFMT_TEXT, r;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+        if ((r = cli_key_format_arg("get", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
         else if (npos < 2)
             pos[npos++] = argv[i];
@@ -99,10 +125,16 @@ int cmd_get(int argc, char **argv)
     }
     if (npos != 2)
         return cli_usage(use);
+    unsigned char *key;
+    size_t klen;
+    if ((r = cli_key_parse("get", kf, pos[1], &key, &klen)) != EXIT_OK)
+        return r;
     if (!out) { /* stdout: all or nothing (bytes that fail the check at the end stay unsent) */
         void *data;
         size_t len;
-        if (cli_read_record("get", pos[0], pos[1], &data, &len) != EXIT_OK)
+        r = cli_read_record("get", pos[0], key, klen, &data, &len);
+        free(key);
+        if (r != EXIT_OK)
             return EXIT_FAIL;
         int ok = fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0;
         vls_free(data);
@@ -114,9 +146,12 @@ int cmd_get(int argc, char **argv)
      * the file is removed when the record fails its check */
     vls_store *s;
     vls_record_reader *rd = NULL;
-    if (cli_open("get", pos[0], VLS_RDONLY, &s) != EXIT_OK)
+    if (cli_open("get", pos[0], VLS_RDONLY, &s) != EXIT_OK) {
+        free(key);
         return EXIT_FAIL;
-    int rc = vls_record_open(s, pos[1], strlen(pos[1]), &rd, NULL);
+    }
+    int rc = vls_record_open(s, key, klen, &rd, NULL);
+    free(key);
     FILE *f = rc != VLS_OK ? NULL : fopen(out, "wb");
     int ok = f != NULL;
     static unsigned char piece[1 << 20];
@@ -141,14 +176,18 @@ int cmd_get(int argc, char **argv)
 
 int cmd_ls(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore ls STORE [-l]\n"
-                              "Lists keys one per line in storage order; -l adds sizes.\n";
+    static const char use[] = "usage: vlstore ls STORE [-l] [--key-format F]\n"
+                              "Lists keys one per line in storage order; -l adds sizes.\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    int lng = 0;
+    int lng = 0, kf = KEYFMT_TEXT, r;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-l"))
+        if ((r = cli_key_format_arg("ls", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (!strcmp(argv[i], "-l"))
             lng = 1;
         else if (!path)
             path = argv[i];
@@ -166,7 +205,7 @@ int cmd_ls(int argc, char **argv)
     while (vls_iter_next(s, &pos, &key, &klen, &len) == 1) {
         if (lng)
             printf("%12llu  ", (unsigned long long)len);
-        fwrite(key, 1, klen, stdout);
+        cli_key_print(stdout, kf, key, klen);
         putchar('\n');
     }
     vls_close(s);
@@ -175,16 +214,36 @@ int cmd_ls(int argc, char **argv)
 
 int cmd_rm(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore rm STORE KEY\n"
-                              "Deletes the record under KEY (its space is reclaimed by compact).\n";
+    static const char use[] = "usage: vlstore rm STORE KEY [--key-format F]\n"
+                              "Deletes the record under KEY (its space is reclaimed by compact).\n"
+                              CLI_KEY_FORMAT_HELP;
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    if (argc != 3)
+    char *pos[2];
+    int npos = 0, kf = KEYFMT_TEXT, r;
+    for (int i = 1; i < argc; i++) {
+        if ((r = cli_key_format_arg("rm", argc, argv, &i, &kf)) != 0) {
+            if (r < 0)
+                return cli_usage(use);
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            return cli_usage(use);
+        }
+    }
+    if (npos != 2)
         return cli_usage(use);
+    unsigned char *key;
+    size_t klen;
+    if ((r = cli_key_parse("rm", kf, pos[1], &key, &klen)) != EXIT_OK)
+        return r;
     vls_store *s;
-    if (cli_open("rm", argv[1], VLS_RDWR, &s) != EXIT_OK)
+    if (cli_open("rm", pos[0], VLS_RDWR, &s) != EXIT_OK) {
+        free(key);
         return EXIT_FAIL;
-    int rc = vls_delete_str(s, argv[2]);
+    }
+    int rc = vls_delete(s, key, klen);
+    free(key);
     if (rc == VLS_OK)
         rc = vls_commit(s);
     if (rc != VLS_OK) {
@@ -256,28 +315,33 @@ static void print_problem(void *ctx, const char *what)
 
 int cmd_verify(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore verify [--strict] STORE\n"
-                              "Reads and checks every chunk, index entry and record. Exit 0 when\n"
-                              "sound, 1 listing each problem. Uncommitted bytes after the last\n"
-                              "commit (a write interrupted by a crash; nothing committed is lost)\n"
-                              "are a note, and exit 0; --strict counts them as a problem.\n";
+    static const char use[] = "usage: vlstore verify [--strict] [--quiet] STORE\n"
+                              "Reads and checks every chunk, index entry and record, in memory\n"
+                              "that does not grow with the store. Exit 0 when sound, 1 listing\n"
+                              "each problem once (a damaged chunk names the keys of the records\n"
+                              "it holds). Uncommitted bytes after the last commit (a write\n"
+                              "interrupted by a crash; nothing committed is lost) are a note,\n"
+                              "and exit 0; --strict counts them as a problem.\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    unsigned vflags = 0;
-    if (argc == 3 && strcmp(argv[1], "--strict") == 0) {
-        vflags = VLS_VERIFY_STRICT;
-        argv++;
-        argc--;
-    }
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
+    unsigned vflags = cli_take_flag(&argc, argv, "--strict") ? VLS_VERIFY_STRICT : 0;
     if (argc != 2)
         return cli_usage(use);
     vls_store *s;
+    vls_options o;
+    vls_options_init(&o);
+    o.cache_bytes = 0; /* every chunk is read once: a cache would only hold memory */
     /* pread, not mapped: a file cut short by another process, or a media error, is an error
      * to report, not SIGBUS */
-    if (cli_open("verify", argv[1], VLS_RDONLY | VLS_NOMMAP, &s) != EXIT_OK)
-        return EXIT_FAIL;
+    int rc = vls_open(argv[1], VLS_RDONLY | VLS_NOMMAP, &o, &s);
+    if (rc != VLS_OK)
+        return cli_fail("verify", NULL, rc);
     uint64_t problems = 0;
-    int rc = vls_verify_flags(s, vflags, print_problem, NULL, &problems);
+    progress_library(1);
+    rc = vls_verify_flags(s, vflags, print_problem, NULL, &problems);
+    progress_library(0);
+    progress_end();
     vls_stat st = {.struct_size = sizeof st};
     vls_stat_get(s, &st);
     vls_close(s);
@@ -293,19 +357,47 @@ int cmd_verify(int argc, char **argv)
 
 int cmd_compact(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore compact STORE [OUT]\n"
-                              "Rewrites STORE without dead space into OUT, or in place (a new file\n"
-                              "renamed over the old one once it is complete and synced).\n";
+    static const char use[] =
+        "usage: vlstore compact STORE [OUT] [--shuffle SEED] [--quiet]\n"
+        "Rewrites STORE without dead space into OUT, or in place (a new file renamed over the\n"
+        "old one once it is complete and synced).\n"
+        "  --shuffle SEED   write the records in a random order drawn from SEED, so that the\n"
+        "                   loader's block shuffle mixes a dataset written in time order\n"
+        "                   (docs/LOADER.md, \"Shuffle on write\")\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
-    if (argc < 2 || argc > 3)
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
+    const char *pos[2];
+    int npos = 0, shuffle = 0;
+    unsigned long long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--shuffle")) {
+            char *end;
+            if (i + 1 >= argc || !*argv[i + 1] || *argv[i + 1] == '-' ||
+                (errno = 0, seed = strtoull(argv[i + 1], &end, 10), *end || errno)) {
+                fprintf(stderr, "vlstore compact: --shuffle needs a seed, a whole number\n");
+                return cli_usage(use);
+            }
+            shuffle = 1;
+            i++;
+        } else if (npos < 2) {
+            pos[npos++] = argv[i];
+        } else {
+            return cli_usage(use);
+        }
+    }
+    if (npos < 1)
         return cli_usage(use);
+    const char *out = npos == 2 ? pos[1] : NULL;
     struct stat before, after;
-    stat(argv[1], &before);
-    int rc = vls_compact_file(argv[1], argc == 3 ? argv[2] : NULL);
+    stat(pos[0], &before);
+    progress_library(1);
+    int rc = shuffle ? vls_compact_file_shuffled(pos[0], out, seed) : vls_compact_file(pos[0], out);
+    progress_library(0);
+    progress_end();
     if (rc != VLS_OK)
         return cli_fail("compact", NULL, rc);
-    if (stat(argc == 3 ? argv[2] : argv[1], &after) == 0)
+    if (stat(out ? out : pos[0], &after) == 0)
         printf("compacted: %lld -> %lld bytes\n", (long long)before.st_size,
                (long long)after.st_size);
     return EXIT_OK;

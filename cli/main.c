@@ -6,11 +6,14 @@
 #include "cli.h"
 
 static const cli_command commands[] = {
+    {"create", cmd_create, "make an empty store with chosen settings (codec, chunk size...)"},
     {"put", cmd_put, "store a file's bytes (or stdin) under a key"},
     {"get", cmd_get, "write a record's bytes to stdout or a file"},
     {"ls", cmd_ls, "list keys in storage order (-l: with sizes)"},
     {"rm", cmd_rm, "delete a record"},
     {"info", cmd_info, "records, sizes, ratio, chunks and settings (--json)"},
+    {"meta", cmd_meta, "show or set the store's metadata (units, level of theory, ...)"},
+    {"stats", cmd_stats, "dataset statistics of frame records: elements, energies, E0s"},
     {"verify", cmd_verify, "check every checksum, chunk and record"},
     {"compact", cmd_compact, "rewrite the store without dead space"},
     {"recover", cmd_recover, "salvage the intact records of a damaged store into a new one"},
@@ -44,6 +47,20 @@ int cli_usage(const char *text)
     return EXIT_USAGE;
 }
 
+int cli_take_flag(int *argc, char **argv, const char *flag)
+{
+    int found = 0, j = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], flag))
+            found++;
+        else
+            argv[j++] = argv[i];
+    }
+    *argc = j;
+    argv[j] = NULL;
+    return found;
+}
+
 int cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -60,15 +77,17 @@ int cli_open(const char *cmd, const char *path, unsigned flags, vls_store **s)
     return EXIT_OK;
 }
 
-int cli_read_record(const char *cmd, const char *path, const char *key, void **data,
-                    size_t *len)
+int cli_read_record(const char *cmd, const char *path, const void *key, size_t klen,
+                    void **data, size_t *len)
 {
     vls_store *s;
     if (cli_open(cmd, path, VLS_RDONLY, &s) != EXIT_OK)
         return EXIT_FAIL;
-    int rc = vls_get_alloc(s, key, strlen(key), data, len);
+    uint64_t n = 0;
+    int rc = vls_get_alloc(s, key, klen, data, &n);
     if (rc != VLS_OK)
         cli_fail(cmd, s, rc);
+    *len = (size_t)n; /* it is in memory: it fits a size_t */
     vls_close(s);
     return rc == VLS_OK ? EXIT_OK : EXIT_FAIL;
 }

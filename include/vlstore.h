@@ -232,8 +232,9 @@ VLS_API int vls_close(vls_store *store);
 VLS_API int vls_commit(vls_store *store);
 
 /*! vls_rollback() :
- *  Drops every put and delete since the last commit (like LMDB's mdb_txn_abort): the file is
- *  cut back to that commit and the handle's index reloaded from it. Also the way to go on
+ *  Drops every put and delete (and metadata change) since the last commit (like LMDB's
+ *  mdb_txn_abort): the file is cut back to that commit and the handle's index and metadata
+ *  reloaded from it. Also the way to go on
  *  after a failed write (the handle takes writes again when this returns 0).
  *  Writers only: VLS_E_READONLY on a read-only handle. Errors: VLS_E_IO / VLS_E_NOSPC when
  *  the file cannot be cut back (the handle then stays failed), VLS_E_FORKED. */
@@ -459,11 +460,15 @@ VLS_API int vls_stat_get(vls_store *store, vls_stat *st);
 
 /*! vls_verify() :
  *  Reads every chunk, the index and every record, checking each checksum and each record's
- *  hash, records in 1 MiB pieces (memory stays bounded whatever their length). Each problem
- *  found is passed to `report` (may be NULL) as a sentence. SIGBUS: a handle that maps the
- *  file (the default) is killed by SIGBUS when the file is cut short by another process or
- *  a mapped page hits a media error; open with VLS_NOMMAP (vlstore verify does; vls_recover
- *  always reads with pread) to get VLS_E_IO / VLS_E_TRUNCATED instead.
+ *  hash. Each problem found is passed to `report` (may be NULL) as a sentence, once: a
+ *  damaged chunk is one problem that names the keys of the records lying in it (the first
+ *  10, then a count), a record failing its hash in a sound chunk one problem naming its key.
+ *  Cost : one pass, each chunk read and decoded once; memory beyond the index: one decoded
+ *  chunk and 16 bytes per record, whatever the file's size or the records' lengths.
+ *  SIGBUS: a handle that maps the file (the default) is killed by SIGBUS when the file is
+ *  cut short by another process or a mapped page hits a media error; open with VLS_NOMMAP
+ *  (vlstore verify does; vls_recover always reads with pread) to get VLS_E_IO /
+ *  VLS_E_TRUNCATED instead.
  *  @return : 0 when sound, else the code of the first problem (VLS_E_CHECKSUM, ...).
  *  *problems (may be NULL) receives the number of problems found. */
 VLS_API int vls_verify(vls_store *store, void (*report)(void *ctx, const char *problem),
@@ -493,6 +498,14 @@ VLS_API int vls_compact(vls_store *store, const char *out_path);
  *  beside the old one, synced, then renamed over it, so a crash leaves either the old or the
  *  new store, never a mix. Takes the writer lock for the duration. */
 VLS_API int vls_compact_file(const char *path, const char *out_path);
+
+/*! vls_compact_shuffled() / vls_compact_file_shuffled() :
+ *  vls_compact() and vls_compact_file() writing the records in a random order drawn from
+ *  `seed` (the same seed gives the same order) instead of storage order: a block-shuffled
+ *  epoch then mixes the whole dataset even when it was written in time order (docs/LOADER.md,
+ *  "Shuffle on write"). Costs 8 bytes of memory per record and random reads of the source. */
+VLS_API int vls_compact_shuffled(vls_store *store, const char *out_path, uint64_t seed);
+VLS_API int vls_compact_file_shuffled(const char *path, const char *out_path, uint64_t seed);
 
 /*! vls_recover() :
  *  Salvages every intact record of a damaged file into a new store at out_path (created;
@@ -530,6 +543,54 @@ typedef struct vls_recover_stats {
 VLS_API int vls_recover(const char *damaged_path, const char *out_path,
                         void (*report)(void *ctx, const char *what), void *ctx,
                         vls_recover_stats *st);
+
+/*-*************************************
+ *  Per-store metadata (docs/FORMAT.md, "Metadata block")
+ ***************************************/
+/* A store carries one small key/value document beside its records: units, level of theory,
+ * source, reference atomic energies, whatever the user sets. Keys are NUL-terminated names;
+ * values are bytes (text by convention). It is part of a commit like the records: a set or
+ * delete is seen at once through this handle and written by the next vls_commit(),
+ * atomically with that commit's records; a crash before then loses it with them. Files
+ * written before metadata existed have none. Readers see the document of the commit they
+ * opened (vls_refresh() moves them on). */
+#define VLS_META_MAX_KEY 4096u            /* longest metadata key in bytes */
+#define VLS_META_MAX_BYTES (16u << 20)    /* largest encoded document */
+
+/*! vls_meta_get() :
+ *  Copies the value under `key` (1..VLS_META_MAX_KEY bytes) into buf[0..cap); *len receives
+ *  its length. VLS_E_TOOSMALL (nothing copied, *len = size needed) when cap is too small;
+ *  call with cap = 0 to ask the size. VLS_E_NOTFOUND when the key has no value.
+ *  Threads : safe on a shared store.   Ownership : nothing retained. */
+VLS_API int vls_meta_get(vls_store *store, const char *key, void *buf, size_t cap,
+                         uint64_t *len);
+
+/*! vls_meta_set() / vls_meta_delete() :
+ *  Set `key` to len bytes of val (len 0 allowed), or remove it (VLS_E_NOTFOUND if absent).
+ *  Writers only (VLS_E_READONLY). VLS_E_TOOBIG when the encoded document would exceed
+ *  VLS_META_MAX_BYTES. Durable at the next vls_commit(). `val` is copied. */
+VLS_API int vls_meta_set(vls_store *store, const char *key, const void *val, size_t len);
+VLS_API int vls_meta_delete(vls_store *store, const char *key);
+
+/*! vls_meta_count() : the number of metadata keys (0 for NULL). */
+VLS_API uint64_t vls_meta_count(vls_store *store);
+
+/*! vls_meta_next() :
+ *  Walks the metadata in key byte order. Start with *pos = 0; each call that returns 1 sets
+ *  *key (NUL-terminated), *val (followed by a NUL byte not counted in *len) and *len, and
+ *  advances *pos; 0 at the end. The views are valid until the next vls_meta_set(),
+ *  vls_meta_delete(), vls_refresh() or vls_close() on this handle. */
+VLS_API int vls_meta_next(vls_store *store, uint64_t *pos, const char **key, const void **val,
+                          uint64_t *len);
+
+/*! vls_progress_set() :
+ *  Long whole-store operations called later on this thread (vls_verify, vls_compact,
+ *  vls_compact_file, vls_recover) call fn(ctx, what, done, total) as they go: `what` names
+ *  the unit ("chunks", "records", "bytes"), done counts up to total, and a new `what`
+ *  starts a new phase. Calls come from the calling thread, at most once per chunk or record.
+ *  fn NULL turns it off. The setting is the calling thread's own. */
+typedef void (*vls_progress_fn)(void *ctx, const char *what, uint64_t done, uint64_t total);
+VLS_API void vls_progress_set(vls_progress_fn fn, void *ctx);
 
 /*-*************************************
  *  Hashes (libxxhash)

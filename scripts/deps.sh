@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs_for() {
   case "$1" in
     build)  echo "pkg-config libblosc-dev libxxhash-dev" ;;
-    test)   echo "libopenmpi-dev openmpi-bin flatbuffers-compiler python3-flatbuffers python3-numpy python3-pytest python3-dev python3-setuptools python3-torch python3-ase python3-lmdb python3-msgpack xcrysden-data" ;;
+    test)   echo "libopenmpi-dev openmpi-bin flatbuffers-compiler python3-flatbuffers python3-numpy python3-pytest python3-dev python3-setuptools python3-torch python3-ase python3-lmdb python3-msgpack xcrysden-data gnuplot-nox" ;;
     bench)  echo "liblmdb-dev libsqlite3-dev libhdf5-dev hdf5-filter-plugin-blosc-serial gnuplot-nox python3-h5py python3-msgpack python3-lmdb e2fsprogs util-linux" ;;
     python) echo "python3-dev python3-setuptools python3-wheel python3-numpy python3-pytest python3-pip python3-venv" ;;
     mpi)    echo "libopenmpi-dev openmpi-bin" ;;

@@ -86,6 +86,14 @@ if bad:
     expect_exit 0 "$VLSTORE" verify "$S"
     check "$name: verify says sound" grep -q "sound ($nrec records" "$TMP/out"
 
+    # the metadata (FORMAT.md "Metadata block"; "# metadata:" directive, none when absent)
+    expect_exit 0 "$VLSTORE" meta "$S" --json
+    check "$name: meta --json" "$PY" -c '
+import json, sys
+got, want = json.load(open(sys.argv[1])), json.loads(sys.argv[2] or "{}")
+sys.exit(0 if got == want else "metadata: got %r, wanted %r" % (got, want))
+' "$TMP/out" "$(directive "$expected" metadata)"
+
     expect_exit 0 "$VLSTORE" export "$S" "$work/export"
     check "$name: export equals the expected tree" diff -r "$work/export" "$content"
 
@@ -96,6 +104,12 @@ if bad:
         2>/dev/null; then
         expect_exit 0 "$PY" "$GOLDEN/vls_read.py" "$S"
         check "$name: vls_read.py (FORMAT.md) agrees" cmp -s "$TMP/out" "$work/listing"
+        expect_exit 0 "$PY" "$GOLDEN/vls_read.py" "$S" --json
+        check "$name: vls_read.py reads the metadata" "$PY" -c '
+import json, sys
+got, want = json.load(open(sys.argv[1]))["metadata"], json.loads(sys.argv[2] or "{}")
+sys.exit(0 if got == want else "metadata: got %r, wanted %r" % (got, want))
+' "$TMP/out" "$(directive "$expected" metadata)"
     else
         skip "$name: vls_read.py needs libxxhash.so.0 and libblosc.so.1 (scripts/deps.sh build)"
     fi

@@ -90,9 +90,9 @@ int main(void)
         return 1;
     }
     int rc = vls_loader_next(ld, &recs, &n);
-    int ok = rc == 1 && n == 1 && recs[0].klen == 5; /* records are views: read before close */
+    int served = rc == 1 && n == 1 && recs[0].klen == 5; /* views end at the loader's close */
     vls_loader_close(ld);
-    if (!ok) return 1;
+    if (!served) return 1;
     printf("consumer ok: vlstore %s\n", VLS_VERSION_STRING);
     return vls_close(s);
 }

@@ -446,7 +446,7 @@ static int cmd_ceiling(const char *dir, int threads, uint64_t sample)
     for (int pass = 0; pass < 3; pass++) {
         double t0 = now_sec();
         for (uint64_t c = 0; c < use; c++) {
-            size_t got;
+            uint64_t got;
             if (vls_read_chunk(s, c, buf, 64u << 20, &got))
                 die("vls_read_chunk %llu: %s", (unsigned long long)c, vls_errmsg(s));
         }
@@ -454,8 +454,9 @@ static int cmd_ceiling(const char *dir, int threads, uint64_t sample)
         if (pass > 0 && (best == 0 || dt < best))
             best = dt;
     }
-    vls_stat stt;
-    vls_stat_get(s, &stt);
+    vls_stat stt = {.struct_size = sizeof stt};
+    if (vls_stat_get(s, &stt))
+        die("vls_stat_get: %s", vls_errmsg(s));
     double mean = (double)d.plan.total / (double)d.plan.n;
     printf("RESULT ceiling_rps=%.0f decode_GBps=%.3f ratio=%.4f mean_record=%.0f "
            "file_bytes=%llu logical_bytes=%llu threads=%d\n",

@@ -38,6 +38,7 @@ element of each frame's pos, forces and atomic_numbers is read; a collated batch
 with one fancy index per field over its `ptr`).
   vlstore-collate     BlockShuffleBatch(4, 64, path, collate=True): C-collated batch dicts
   vlstore-collate-1t  the same with prefetch=False: everything on the calling thread
+  vlstore-collate-t2  the same with threads=2: two background readers decoding
   vlstore-lists       BlockShuffleBatch(4, 64, Depot).keyed(): one BackedAtomicData per frame
   lmdb-pickle         LMDB of pickled dicts of numpy arrays (the fairchem way), txn.get +
                       pickle.loads per frame, shuffled key order
@@ -608,7 +609,8 @@ def store_suite(args, here):
 
 
 # ---- the training suite ------------------------------------------------------------------
-TRAIN_ENGINES = ("vlstore-collate", "vlstore-collate-1t", "vlstore-lists", "lmdb-pickle",
+TRAIN_ENGINES = ("vlstore-collate", "vlstore-collate-1t", "vlstore-collate-t2", "vlstore-lists",
+                 "lmdb-pickle",
                  "lmdb-msgpack", "msgpack-file", "c-loader", "c-loader-1t",
                  "torch-framebatches-w0", "torch-lmdb-pickle-w0", "torch-framebatches-w2",
                  "torch-lmdb-pickle-w2")
@@ -751,9 +753,10 @@ def train_worker(engine, d, seed):
     rss_base = _rss_kib("VmRSS")
     n = atoms = 0
     t0 = time.perf_counter()
-    if engine in ("vlstore-collate", "vlstore-collate-1t"):
+    if engine.startswith("vlstore-collate"):
         with BlockShuffleBatch(4, BATCH, os.path.join(d, "frames.vls"), collate=True,
-                               seed=seed, prefetch=engine == "vlstore-collate") as ld:
+                               seed=seed, prefetch=engine != "vlstore-collate-1t",
+                               threads=2 if engine == "vlstore-collate-t2" else 1) as ld:
             for b in ld:
                 _touch_batch(b)
                 n += len(b["natoms"])

@@ -16,6 +16,7 @@ set xtics rotate by -30 scale 0 nomirror
 set ytics nomirror
 set key off
 set offsets 0, 0.6, graph 0.12, 0
+set rmargin 10
 
 # vlstore paths in blue, the C loader in green, the peers in orange.
 color(name) = (strstrt(name, "vlstore") > 0 || strstrt(name, "framebatches") > 0) ? 0x1f77b4 : \

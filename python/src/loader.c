@@ -68,6 +68,10 @@ static void loader_close(LoaderObject *self)
  * else a fresh one in its place. NULL with an exception set when out of memory. */
 static BatchMemoryObject *pool_next(LoaderObject *self)
 {
+    if (!self->npool) { /* Loader_init takes the C loader's n_buffers range, 1..1024 */
+        PyErr_SetString(PyExc_ValueError, "the loader has no batch memory (n_buffers)");
+        return NULL;
+    }
     BatchMemoryObject **slot = &self->pool[self->served % self->npool];
     if (*slot && !batch_memory_unshared(*slot)) {
         Py_CLEAR(*slot);

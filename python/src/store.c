@@ -768,6 +768,68 @@ static PyObject *Store_compact(StoreObject *self, PyObject *path)
     Py_RETURN_NONE;
 }
 
+/* ---- the store's metadata (vls_meta_*): small, so read and changed with the GIL held ---- */
+
+/* meta_items() -> {str key: bytes value}; keys that are not UTF-8 keep their bytes as
+ * surrogates (surrogateescape). */
+static PyObject *Store_meta_items(StoreObject *self, PyObject *unused)
+{
+    if (store_check(self) < 0)
+        return NULL;
+    PyObject *d = PyDict_New();
+    uint64_t pos = 0;
+    const char *key;
+    const void *val;
+    uint64_t len;
+    while (d && vls_meta_next(self->s, &pos, &key, &val, &len) == 1) {
+        PyObject *k = PyUnicode_DecodeUTF8(key, (Py_ssize_t)strlen(key), "surrogateescape");
+        PyObject *v = PyBytes_FromStringAndSize(val, (Py_ssize_t)len);
+        if (!k || !v || PyDict_SetItem(d, k, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
+/* meta_set(key, value: bytes) and meta_delete(key): written by the next commit. */
+static PyObject *meta_change(StoreObject *self, PyObject *args, int set)
+{
+    PyObject *key;
+    Py_buffer value = {0};
+    if (!PyArg_ParseTuple(args, set ? "Uy*" : "U", &key, &value))
+        return NULL;
+    PyObject *encoded = PyUnicode_AsEncodedString(key, "utf-8", "surrogateescape");
+    int rc = VLS_E_INVAL;
+    if (encoded && store_check_change(self) == 0) {
+        if ((size_t)PyBytes_GET_SIZE(encoded) != strlen(PyBytes_AS_STRING(encoded))) {
+            PyErr_SetString(PyExc_ValueError, "a metadata key cannot hold a NUL character");
+        } else {
+            const char *k = PyBytes_AS_STRING(encoded);
+            rc = set ? vls_meta_set(self->s, k, value.buf, (size_t)value.len)
+                     : vls_meta_delete(self->s, k);
+            if (rc != VLS_OK)
+                store_raise(rc, vls_errmsg(self->s), rc == VLS_E_NOTFOUND ? key : NULL);
+        }
+    }
+    Py_XDECREF(encoded);
+    if (set)
+        PyBuffer_Release(&value);
+    if (rc != VLS_OK)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Store_meta_set(StoreObject *self, PyObject *args)
+{
+    return meta_change(self, args, 1);
+}
+
+static PyObject *Store_meta_delete(StoreObject *self, PyObject *args)
+{
+    return meta_change(self, args, 0);
+}
+
 static PyObject *Store_get_closed(StoreObject *self, void *c)
 {
     return PyBool_FromLong(self->s == NULL);
@@ -811,6 +873,11 @@ static PyMethodDef Store_methods[] = {
     {"rollback", (PyCFunction)Store_rollback, METH_NOARGS,
      "Drop every change since the last commit (also the way on after a failed write)."},
     {"compact", (PyCFunction)Store_compact, METH_O, "compact(out_path)"},
+    {"meta_items", (PyCFunction)Store_meta_items, METH_NOARGS,
+     "meta_items() -> {key: value bytes}, the store's metadata"},
+    {"meta_set", (PyCFunction)Store_meta_set, METH_VARARGS,
+     "meta_set(key, value: bytes), written by the next commit"},
+    {"meta_delete", (PyCFunction)Store_meta_delete, METH_VARARGS, "meta_delete(key)"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Store_getset[] = {

@@ -15,6 +15,7 @@ torch = pytest.importorskip(
 
 from torch.utils.data import DataLoader  # noqa: E402
 
+from vlstore.batch import BatchKeys  # noqa: E402
 from vlstore.serialize import BackedAtomicDataCodec  # noqa: E402
 from vlstore.store import Depot, SChunkStore  # noqa: E402
 from vlstore.torch import (  # noqa: E402
@@ -153,6 +154,7 @@ def test_frame_batches_each_frame_once_and_epochs_advance(store, num_workers):
     for _ in range(2):
         keys, count = [], 0
         for b in dl:
+            assert isinstance(b["keys"], BatchKeys)  # not rebuilt key by key by the DataLoader
             keys += _check_tensor_batch(b, frames)
             count += 1
         assert sorted(keys) == ALL

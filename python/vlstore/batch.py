@@ -40,10 +40,12 @@ BATCH_KEYS = ("pos", "forces", "atomic_numbers", "masses", "charges", "batch", "
               "has_pbc", "has_stress", "has_charges", "keys")
 
 
-class BatchKeys(Sequence):
-    """The keys of a batch, in batch order: a sequence decoding each key only when asked for
-    (``str`` for a store of str keys, ``int`` for int keys, else ``bytes``). Holds one bytes
-    object and the key offsets, so it is cheap to build, to keep and to pickle."""
+class BatchKeys:
+    """The keys of a batch, in batch order: ``len``, indexing, slicing and iteration, each key
+    decoded only when asked for (``str`` for a store of str keys, ``int`` for int keys, else
+    ``bytes``). Holds one bytes object and the key offsets, so it is cheap to build, to keep
+    and to pickle. Deliberately not a ``collections.abc.Sequence``: PyTorch's DataLoader
+    rebuilds sequences element by element, which would decode every key of every batch."""
 
     __slots__ = ("_blob", "_ptr", "_key_type")
 

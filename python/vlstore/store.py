@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Literal, Optional, Tuple, Union
 
@@ -346,6 +346,15 @@ class SChunkStore:
         return self.handle.stat()
 
     # ---- writing -------------------------------------------------------------------------
+    @property
+    def metadata(self) -> "Metadata":
+        """The store's metadata: a small dict-like document kept in the file beside the
+        records (units, level of theory, source, reference energies...). Keys are str;
+        values are str (or bytes, returned as bytes when they are not UTF-8). Changes are
+        written by the next ``commit()``, atomically with the records; ``vlstore meta``
+        shows and sets the same document."""
+        return Metadata(self)
+
     def _before_change(self) -> None:
         if self._loaders:
             for ld in list(self._loaders):
@@ -642,3 +651,50 @@ class Depot:
 
     def __repr__(self) -> str:
         return f"<Depot codec={self.codec!r} backing={self.backing!r}>"
+
+
+class Metadata(MutableMapping):
+    """``store.metadata``: see ``SChunkStore.metadata``. Reads see this handle's document
+    (the committed one plus its uncommitted changes); a read-only store's is read-only."""
+
+    def __init__(self, store: SChunkStore) -> None:
+        self._store = store
+
+    @staticmethod
+    def _value(raw: bytes) -> Union[str, bytes]:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+
+    def __getitem__(self, key: str) -> Union[str, bytes]:
+        items = self._store.handle.meta_items()
+        if key not in items:
+            raise KeyError(key)
+        return self._value(items[key])
+
+    def __setitem__(self, key: str, value: Union[str, bytes]) -> None:
+        if isinstance(value, str):
+            raw = value.encode("utf-8")
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            raw = bytes(value)
+        else:
+            raise TypeError("metadata values are str or bytes (json.dumps() a structure), "
+                            f"not {type(value).__name__}")
+        if not isinstance(key, str):
+            raise TypeError(f"metadata keys are str, not {type(key).__name__}")
+        self._store.handle.meta_set(key, raw)
+
+    def __delitem__(self, key: str) -> None:
+        if not isinstance(key, str) or key not in self._store.handle.meta_items():
+            raise KeyError(key)
+        self._store.handle.meta_delete(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._store.handle.meta_items()))
+
+    def __len__(self) -> int:
+        return len(self._store.handle.meta_items())
+
+    def __repr__(self) -> str:
+        return f"Metadata({dict(self)!r})"

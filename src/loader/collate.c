@@ -153,6 +153,13 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
                      key_text(&recs[i], kt, sizeof kt), fmsg);
             return rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc;
         }
+        if (f.nsites > 0 && (!f.types || !f.masses || !f.positions)) {
+            /* a frame whose arrays come in a form this collation does not read (a newer
+             * frame format, e.g. float64 positions only): refuse rather than guess */
+            snprintf(msg, msgcap, "batch record %zu (key \"%s\") has no float32 types, "
+                     "masses or positions to collate", i, key_text(&recs[i], kt, sizeof kt));
+            return VLS_E_INVAL;
+        }
         if (D == 0)
             D = (uint32_t)f.ncodim;
         else if ((uint32_t)f.ncodim != D) {

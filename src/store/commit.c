@@ -233,9 +233,11 @@ int store_load_latest(vls_store *s)
         s->seg_offset = 0;
         s->chain_len = s->chain_bytes = s->full_bytes = 0;
         s->committed_nc = 0;
-        return VLS_OK;
+        return meta_load(s, 0, 0);
     }
     int rc = load_chain(s, &t, &s->ix, &s->chain_len, &s->chain_bytes, &s->full_bytes);
+    if (rc == VLS_OK)
+        rc = meta_load(s, t.meta_offset, t.self_offset);
     if (rc != VLS_OK)
         return rc;
     s->seq = t.seq;
@@ -331,7 +333,8 @@ int store_commit_locked(vls_store *s)
         return store_fail(s, store_fail_io(s, rc, err, "syncing the store's directory (without "
                                            "it the file's name may not survive a power loss)",
                                            0));
-    if ((rc = store_flush_chunk(s, 0)) != VLS_OK)
+    uint64_t meta_at;
+    if ((rc = store_flush_chunk(s, 0)) != VLS_OK || (rc = meta_append(s, &meta_at)) != VLS_OK)
         return rc;
 
     /* a full segment now and then keeps the chain (reads at open) short and its bytes
@@ -371,7 +374,8 @@ int store_commit_locked(vls_store *s)
     rc = append_synced(s, seg.p, seg.len, "writing the index");
     vbuf_free(&seg);
     if (rc == VLS_OK) {
-        fmt_trailer t = {s->hdr.file_id, s->seq + 1, seg_at, io_size(s->io), s->ix.live};
+        fmt_trailer t = {s->hdr.file_id, s->seq + 1, seg_at, io_size(s->io), s->ix.live,
+                         meta_at};
         unsigned char tb[FMT_TRAILER_SIZE];
         fmt_trailer_encode(&t, tb);
         rc = append_synced(s, tb, sizeof tb, "writing the commit trailer");
@@ -380,6 +384,8 @@ int store_commit_locked(vls_store *s)
             s->seg_offset = seg_at;
             s->committed_size = io_size(s->io);
             s->committed_nc = s->ix.nc;
+            s->meta_offset = meta_at;
+            s->meta_dirty = 0;
             if (full) {
                 s->full_bytes = payload.len;
                 s->chain_len = s->chain_bytes = 0;
@@ -425,10 +431,14 @@ static int follow_replaced_file(vls_store *s)
                           path, vls_errmsg(NULL));
     vls_io *io = s->io;
     vls_index ix = s->ix;
+    meta_doc meta = s->meta;
     s->io = fresh->io;
     s->ix = fresh->ix;
+    s->meta = fresh->meta;
+    s->meta_offset = fresh->meta_offset;
     fresh->io = io;
     fresh->ix = ix;
+    fresh->meta = meta;
     s->hdr = fresh->hdr;
     s->cp = fresh->cp;
     s->opts.chunk_size = fresh->opts.chunk_size;
@@ -442,7 +452,7 @@ static int follow_replaced_file(vls_store *s)
     if (s->cache) /* chunk numbers now name the new file's chunks */
         cache_clear(s->cache);
     s->generation++;
-    store_free(fresh); /* with the old file and index */
+    store_free(fresh); /* with the old file, index and metadata */
     return VLS_OK;
 }
 
@@ -472,6 +482,8 @@ int vls_refresh(vls_store *s)
             uint64_t cl = 0, cb = 0, fb = 0;
             idx_init(&fresh);
             rc = load_chain(s, &t, &fresh, &cl, &cb, &fb);
+            if (rc == VLS_OK)
+                rc = meta_load(s, t.meta_offset, t.self_offset);
             if (rc == VLS_OK) {
                 idx_free(&s->ix);
                 s->ix = fresh;

@@ -9,20 +9,48 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "store.h"
 
-static int copy_records(vls_store *src, vls_store *dst)
+/* The live entries in a random order drawn from seed (Fisher-Yates over splitmix64): the
+ * same seed gives the same order on every machine. NULL when memory runs out. */
+static uint64_t *shuffled_order(const vls_index *ix, uint64_t seed)
+{
+    uint64_t *order = malloc((ix->live ? ix->live : 1) * sizeof *order), n = 0;
+    if (!order)
+        return NULL;
+    for (uint64_t i = 0; i < ix->n; i++)
+        if (ix->e[i].live)
+            order[n++] = i;
+    uint64_t x = seed;
+    for (uint64_t i = n; i > 1; i--) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        uint64_t j = z % i, t = order[i - 1]; /* modulo bias < i / 2^64: negligible */
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    return order;
+}
+
+/* Copies the live records into dst: in storage order, or in `order` (live entry numbers,
+ * src->ix.live of them) when given. */
+static int copy_records(vls_store *src, vls_store *dst, const uint64_t *order)
 {
     size_t bufcap = src->hdr.chunk_size;
     unsigned char *buf = malloc(bufcap);
     if (!buf)
         return vls_seterr(src, VLS_E_NOMEM, "no memory to compact");
     int rc = VLS_OK;
-    for (uint64_t i = 0; rc == VLS_OK && i < src->ix.n; i++) {
-        const idx_entry *e = &src->ix.e[i];
+    uint64_t copied = 0, count = order ? src->ix.live : src->ix.n;
+    for (uint64_t i = 0; rc == VLS_OK && i < count; i++) {
+        const idx_entry *e = &src->ix.e[order ? order[i] : i];
         if (!e->live)
             continue;
         const unsigned char *key = idx_key(&src->ix, e);
+        store_progress("records", ++copied, src->ix.live);
         XXH3_state_t *h = XXH3_createState();
         if (!h) {
             rc = VLS_E_NOMEM;
@@ -54,7 +82,8 @@ static int copy_records(vls_store *src, vls_store *dst)
     return rc;
 }
 
-int vls_compact(vls_store *s, const char *out_path)
+/* vls_compact, with the records in storage order (shuffle 0) or shuffled by seed. */
+static int compact_to(vls_store *s, const char *out_path, int shuffle, uint64_t seed)
 {
     if (!s || !out_path)
         return vls_seterr(s, VLS_E_INVAL, "vls_compact: NULL argument");
@@ -73,7 +102,15 @@ int vls_compact(vls_store *s, const char *out_path)
         return rc;
     }
     pthread_rwlock_rdlock(&s->lock);
-    rc = copy_records(s, d);
+    uint64_t *order = shuffle ? shuffled_order(&s->ix, seed) : NULL;
+    if (shuffle && !order)
+        rc = vls_seterr(s, VLS_E_NOMEM, "no memory for the order of %llu records",
+                        (unsigned long long)s->ix.live);
+    else
+        rc = copy_records(s, d, order);
+    free(order);
+    if (rc == VLS_OK && (rc = meta_copy(d, s)) != VLS_OK)
+        vls_seterr(s, rc, "compact: %s", vls_errmsg(d));
     pthread_rwlock_unlock(&s->lock);
     if (rc == VLS_OK) {
         rc = vls_commit(d);
@@ -125,7 +162,17 @@ static void remove_stale_temps(const char *path)
     closedir(d);
 }
 
-int vls_compact_file(const char *path, const char *out_path)
+int vls_compact(vls_store *s, const char *out_path)
+{
+    return compact_to(s, out_path, 0, 0);
+}
+
+int vls_compact_shuffled(vls_store *s, const char *out_path, uint64_t seed)
+{
+    return compact_to(s, out_path, 1, seed);
+}
+
+static int compact_file(const char *path, const char *out_path, int shuffle, uint64_t seed)
 {
     vls_store *s;
     char resolved[PATH_MAX];
@@ -149,7 +196,7 @@ int vls_compact_file(const char *path, const char *out_path)
         remove_stale_temps(path);
         target = tmp;
     }
-    rc = vls_compact(s, target);
+    rc = compact_to(s, target, shuffle, seed);
     if (rc != VLS_OK) {
         vls_seterr(NULL, rc, "%s", vls_errmsg(s));
     } else if (!out_path) {
@@ -168,4 +215,14 @@ int vls_compact_file(const char *path, const char *out_path)
     }
     store_free(s); /* nothing to commit on the old file */
     return rc;
+}
+
+int vls_compact_file(const char *path, const char *out_path)
+{
+    return compact_file(path, out_path, 0, 0);
+}
+
+int vls_compact_file_shuffled(const char *path, const char *out_path, uint64_t seed)
+{
+    return compact_file(path, out_path, 1, seed);
 }

@@ -141,6 +141,7 @@ void fmt_trailer_encode(const fmt_trailer *t, unsigned char out[FMT_TRAILER_SIZE
     put_le64(out + 24, t->index_offset);
     put_le64(out + 32, t->self_offset);
     put_le64(out + 40, t->records);
+    put_le64(out + 48, t->meta_offset);
     put_le64(out + 56, fmt_hash(out, 56));
 }
 
@@ -156,6 +157,7 @@ int fmt_trailer_decode(const unsigned char in[FMT_TRAILER_SIZE], uint64_t file_i
     t->index_offset = get_le64(in + 24);
     t->self_offset = get_le64(in + 32);
     t->records = get_le64(in + 40);
+    t->meta_offset = get_le64(in + 48); /* reserved (zero) before metadata existed */
     if (t->file_id != file_id || t->self_offset != at || t->index_offset >= at ||
         t->index_offset < FMT_HEADER_SIZE || t->seq == 0)
         return VLS_E_CORRUPT;

@@ -53,6 +53,7 @@ typedef struct {
     uint64_t index_offset; /* newest index segment */
     uint64_t self_offset;  /* where this trailer starts */
     uint64_t records;      /* live records after this commit (informative) */
+    uint64_t meta_offset;  /* the store's metadata block (0: none; meta.h) */
 } fmt_trailer;
 
 void fmt_header_encode(const fmt_header *h, unsigned char out[FMT_HEADER_SIZE]);

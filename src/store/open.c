@@ -105,6 +105,7 @@ void store_free(vls_store *s)
     pthread_mutex_destroy(&s->spare_mu);
     io_close(s->io);
     idx_free(&s->ix);
+    meta_doc_free(&s->meta);
     cache_free(s->cache);
     if (!forked)
         pool_free(s->pool);

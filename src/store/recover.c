@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "store.h"
 #include "util.h"
 
@@ -65,6 +66,7 @@ typedef struct {
     uint64_t bad_frames, bad_segs, bad_trailers; /* magic found, header checksum wrong */
     uint64_t *tix;       /* index_offset of every valid commit trailer, in file order */
     size_t ntix, ctix;
+    uint64_t meta_off, meta_limit; /* the newest valid trailer's metadata block (meta.c) */
 } rstate;
 
 static void say(rstate *r, const char *fmt, ...) VLS_PRINTF(2, 3);
@@ -131,6 +133,7 @@ static int scan(rstate *r)
         return vls_seterr(NULL, VLS_E_NOMEM, "no memory to scan the file");
     uint64_t next = FMT_HEADER_SIZE; /* structures found whole are skipped */
     for (uint64_t blk = FMT_HEADER_SIZE; blk < r->size; blk += SCAN_BLOCK) {
+        store_progress("bytes", blk, r->size);
         uint64_t end = r->size - blk > SCAN_BLOCK + FMT_TRAILER_SIZE ? blk + SCAN_BLOCK +
                        FMT_TRAILER_SIZE : r->size;
         uint64_t stop = r->size - blk > SCAN_BLOCK ? blk + SCAN_BLOCK : r->size;
@@ -190,11 +193,14 @@ static int scan(rstate *r)
                 if (grow((void **)&r->tix, &r->ctix, r->ntix, sizeof *r->tix) != 0)
                     goto nomem;
                 r->tix[r->ntix++] = t.index_offset;
+                r->meta_off = t.meta_offset;
+                r->meta_limit = p;
                 next = p + FMT_TRAILER_SIZE;
             }
         }
     }
     free(buf);
+    store_progress("bytes", r->size, r->size);
     return VLS_OK;
 nomem:
     free(buf);
@@ -610,6 +616,7 @@ static int salvage(rstate *r, vls_store *out)
         if (!e->live)
             continue;
         rc = copy_record(r, bad, e, out, &buf, why, sizeof why);
+        store_progress("records", i + 1, ix->n);
         if (rc < 0)
             break;
         if (rc == 1) {
@@ -768,6 +775,13 @@ int vls_recover(const char *damaged_path, const char *out_path,
         goto out;
     rc = salvage(&r, out);
     count_unnamed(&r, last_used);
+    if (rc == VLS_OK && r.meta_off) {
+        /* the metadata of the newest commit whose trailer survived, if its block is whole */
+        if (meta_load(r.s, r.meta_off, r.meta_limit) == VLS_OK)
+            rc = meta_copy(out, r.s) == VLS_OK ? VLS_OK : out_fail(&r, out, VLS_E_NOMEM);
+        else
+            say(&r, "%s: the store's metadata is not recovered", vls_errmsg(r.s));
+    }
     if (rc == VLS_OK && (rc = vls_commit(out)) != VLS_OK)
         out_fail(&r, out, rc);
     if (rc != VLS_OK) {

@@ -16,6 +16,7 @@
 #include "index.h"
 #include "compressor.h"
 #include "io.h"
+#include "meta.h"
 #include "common/pool.h"
 #include "vlstore.h"
 
@@ -58,6 +59,9 @@ struct vls_store {
     uint64_t chain_bytes;    /* their payload bytes */
     uint64_t full_bytes;     /* payload bytes of the last full segment */
     uint64_t committed_nc;   /* chunks listed by committed segments */
+    meta_doc meta;           /* the metadata document (meta.c), with uncommitted changes */
+    uint64_t meta_offset;    /* its block in the newest commit (0: none) */
+    int meta_dirty;          /* changed since that commit */
 
     /* changes since the last commit (writers) */
     vbuf ops;

@@ -5,7 +5,7 @@ files, so the document and the files the library writes are checked against each
 
     vls_read.py STORE              list live records: KEY <TAB> LENGTH <TAB> XXH3_64 hex
     vls_read.py STORE --dump DIR   also write each record's bytes to DIR/<index>.bin
-    vls_read.py STORE --json       a summary (commit, chunks, records) as JSON
+    vls_read.py STORE --json       a summary (commit, chunks, records, metadata) as JSON
 
 XXH3_64 comes from libxxhash and Blosc decoding from libblosc (c-blosc 1.x), both through
 ctypes. Exit status: 0 when the file reads and every check in FORMAT.md passes, 1 otherwise.
@@ -20,6 +20,7 @@ import sys
 HEADER_SIZE, FRAME_SIZE, SEG_SIZE, TRAILER_SIZE = 64, 32, 56, 64
 FILE_MAGIC = b"\x89VLS\r\n\x1a\n"
 FRAME_MAGIC, SEG_MAGIC, TRAILER_MAGIC = b"VLCK", b"VLIX", b"VLSCOMMT"
+META_MAGIC, META_SIZE = b"VLMD", 32
 CODEC_RAW = 15
 SEG_FULL, SEG_COMPRESSED = 1, 2
 OP_PUT, OP_DELETE = 1, 2
@@ -121,8 +122,10 @@ class Store:
         self.records = {}     # key -> [order, off, len, hash]
         self.order = 0
         self.segments = []
+        self.metadata = {}    # key bytes -> value bytes
         if self.trailer:
             self.load_chain()
+            self.load_metadata()
 
     # ---- file header
     def read_header(self):
@@ -151,11 +154,52 @@ class Store:
         t = self.f[at:at + TRAILER_SIZE]
         if len(t) < TRAILER_SIZE or t[:8] != TRAILER_MAGIC or u64(t, 56) != xxh3(t[:56]):
             return None
-        file_id, seq, index_offset, self_offset, records = struct.unpack_from("<5Q", t, 8)
+        file_id, seq, index_offset, self_offset, records, meta_offset = \
+            struct.unpack_from("<6Q", t, 8)
         if file_id != self.file_id or self_offset != at or not HEADER_SIZE <= index_offset < at \
                 or seq == 0:
             return None
-        return dict(seq=seq, index_offset=index_offset, self_offset=at, records=records)
+        return dict(seq=seq, index_offset=index_offset, self_offset=at, records=records,
+                    meta_offset=meta_offset)
+
+    # ---- metadata block (RM1 - RM4)
+    def load_metadata(self):
+        off, at = self.trailer["meta_offset"], self.trailer["self_offset"]
+        if off == 0:
+            return
+        if off % 8 or off < HEADER_SIZE or off + META_SIZE > at:
+            raise Bad("metadata block offset %d outside its commit" % off)
+        h = self.f[off:off + META_SIZE]
+        if h[:4] != META_MAGIC or u32(h, 4) != 0:
+            raise Bad("metadata block at %d: bad magic or flags" % off)
+        if u64(h, 24) != xxh3(h[:24]):
+            raise Bad("metadata block at %d: header checksum mismatch" % off)
+        size, phash = u64(h, 8), u64(h, 16)
+        if size > 1 << 24 or off + META_SIZE + size > at:
+            raise Bad("metadata block at %d: size out of range" % off)
+        p = self.f[off + META_SIZE:off + META_SIZE + size]
+        if xxh3(p) != phash:
+            raise Bad("metadata block at %d: checksum mismatch" % off)
+        count, i = varint(p, 0)
+        if count > size:
+            raise Bad("metadata block at %d: count out of range" % off)
+        prev = None
+        for _ in range(count):
+            klen, i = varint(p, i)
+            key = p[i:i + klen]
+            if not 1 <= klen <= 4096 or len(key) != klen or b"\0" in key:
+                raise Bad("metadata block at %d: bad key" % off)
+            if prev is not None and key <= prev:
+                raise Bad("metadata block at %d: keys out of order" % off)
+            vlen, i = varint(p, i + klen)
+            value = p[i:i + vlen]
+            if len(value) != vlen:
+                raise Bad("metadata block at %d: value runs past the payload" % off)
+            i += vlen
+            self.metadata[key] = value
+            prev = key
+        if i != len(p):
+            raise Bad("metadata block at %d: bytes after the last entry" % off)
 
     def find_trailer(self):
         end = len(self.f)
@@ -341,7 +385,10 @@ def main(argv):
                               segments=[dict(off=g["off"], full=bool(g["flags"] & SEG_FULL),
                                              compressed=bool(g["flags"] & SEG_COMPRESSED),
                                              seq=g["seq"]) for g in s.segments],
-                              logical_bytes=sum(r[1] for r in out))))
+                              logical_bytes=sum(r[1] for r in out),
+                              metadata={k.decode("utf-8", "backslashreplace"):
+                                        v.decode("utf-8", "backslashreplace")
+                                        for k, v in s.metadata.items()})))
     else:
         for key, length, h, _ in out:
             sys.stdout.write("%s\t%d\t%016x\n" % (key.decode("utf-8", "backslashreplace"),
