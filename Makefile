@@ -134,3 +134,14 @@ install: build
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-valgrind build-cov build-fuzz
+
+# import-xyz and convert speed beside ase.io.read + ase.db (bench/bench_import.py);
+# IMPORT_MB=1024 for the 1 GB data set of issue 13. Output: the table on stdout only.
+IMPORT_MB ?= 64
+.PHONY: bench-import
+bench-import: build
+	@scripts/deps.sh test
+	cd python && VLSTORE_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 setup.py -q build \
+	  --build-base $(abspath $(BUILD))/py-bench/build --build-lib $(abspath $(BUILD))/py-bench/lib
+	PYTHONPATH=$(abspath $(BUILD))/py-bench/lib /usr/bin/python3 bench/bench_import.py \
+	  --vlstore $(abspath $(BUILD))/vlstore --mb $(IMPORT_MB)

@@ -77,6 +77,8 @@ int cmd_export(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_import_xyz(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_export_xyz(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_epoch(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_meta(int argc, char **argv);

@@ -6,38 +6,102 @@
 #include "cli.h"
 #include "vlstore_frame.h"
 
-/* "dir/water.xyz" -> "water" */
-static void file_stem(const char *path, char *out, size_t cap)
+/* Key prefixes unique per input path: each path relative to the longest directory prefix the
+ * paths share, without its extension ("run1/traj.xyz", "run2/traj.xyz" -> "run1/traj",
+ * "run2/traj"; one file "data/water.xyz" -> "water"). */
+static size_t common_dir_len(char **paths, int n)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(out, cap, "%s", base);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out)
+    size_t len = 0;
+    const char *slash = strrchr(paths[0], '/');
+    if (slash)
+        len = (size_t)(slash - paths[0]) + 1;
+    for (int i = 1; i < n; i++) {
+        size_t k = 0;
+        while (k < len && paths[i][k] == paths[0][k])
+            k++;
+        while (k > 0 && paths[0][k - 1] != '/')
+            k--; /* back to a whole directory */
+        len = k;
+    }
+    return len;
+}
+
+static void key_prefix(const char *path, size_t skip, char *out, size_t cap)
+{
+    const char *rel = path + skip;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    snprintf(out, cap, "%s", rel);
+    char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (dot && dot != out && (!slash || dot > slash + 1))
         *dot = 0;
+}
+
+/* What a file could not keep, said once per distinct message with the number of frames. */
+typedef struct {
+    char what[256];
+    long frames, first;
+} dropped_note;
+
+static void note_dropped(dropped_note *notes, int *n, const char *what, long frame)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(notes[i].what, what)) {
+            notes[i].frames++;
+            return;
+        }
+    if (*n < 8) {
+        snprintf(notes[*n].what, sizeof notes[*n].what, "%s", what);
+        notes[*n].frames = 1;
+        notes[*n].first = frame;
+        (*n)++;
+    }
 }
 
 int cmd_import_xyz(int argc, char **argv)
 {
-    static const char use[] = "usage: vlstore import-xyz STORE FILE... [--commit-every N]\n"
-                              "Reads extended or plain XYZ trajectories; every frame becomes a\n"
-                              "FlatBuffers frame record keyed <file stem>/<frame index>.\n";
+    static const char use[] =
+        "usage: vlstore import-xyz STORE FILE... [--energy-key K] [--forces-key K]\n"
+        "                          [--stress-key K] [--float32] [--replace] [--commit-every N]\n"
+        "Reads extended or plain XYZ trajectories; every frame becomes a frame record keyed\n"
+        "<path relative to the files' common directory, without extension>/<frame index>.\n"
+        "Everything is kept: every Properties column and comment-line key becomes a frame\n"
+        "property typed as ASE types it; energy/forces/stress come from --energy-key etc.\n"
+        "(default: energy, else REF_energy; forces, else REF_forces; stress, else REF_stress).\n"
+        "Numbers are stored as float64 (exactly as written) unless --float32.\n"
+        "An existing key is never overwritten unless --replace.\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
     long every = 0;
-    const char *store = NULL;
+    const char *store = NULL, *ekey = NULL, *fkey = NULL, *skey = NULL;
+    int float32 = 0, replace = 0;
     char **files = calloc((size_t)argc, sizeof *files);
     int nfiles = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--commit-every") && i + 1 < argc) {
+        const char *a = argv[i];
+        int has_arg = i + 1 < argc;
+        if (!strcmp(a, "--commit-every") && has_arg) {
             char *end;
             every = strtol(argv[++i], &end, 10);
             if (*end || every < 1) {
                 free(files);
                 return cli_usage(use);
             }
+        } else if (!strcmp(a, "--energy-key") && has_arg) {
+            ekey = argv[++i];
+        } else if (!strcmp(a, "--forces-key") && has_arg) {
+            fkey = argv[++i];
+        } else if (!strcmp(a, "--stress-key") && has_arg) {
+            skey = argv[++i];
+        } else if (!strcmp(a, "--float32")) {
+            float32 = 1;
+        } else if (!strcmp(a, "--replace")) {
+            replace = 1;
+        } else if (a[0] == '-' && a[1] == '-') {
+            free(files);
+            return cli_usage(use);
         } else if (!store) {
-            store = argv[i];
+            store = a;
         } else {
             files[nfiles++] = argv[i];
         }
@@ -52,6 +116,7 @@ int cmd_import_xyz(int argc, char **argv)
         free(files);
         return cli_fail("import-xyz", NULL, rc);
     }
+    const size_t skip = common_dir_len(files, nfiles);
     void *buf = NULL;
     size_t cap = 0, len;
     long frames = 0;
@@ -62,15 +127,24 @@ int cmd_import_xyz(int argc, char **argv)
         vls_xyz *p;
         if ((rc = vls_xyz_open(files[fi], &p)) != VLS_OK) {
             fprintf(stderr, "vlstore import-xyz: cannot open %s: %s\n", files[fi],
-                    vls_strerror(rc));
+                    vls_xyz_errmsg(NULL));
             status = EXIT_FAIL;
             break;
         }
-        char stem[256], key[300];
-        file_stem(files[fi], stem, sizeof stem);
+        rc = vls_xyz_set_keys(p, ekey, fkey);
+        if (rc == VLS_OK)
+            rc = vls_xyz_set_stress_key(p, skey);
+        if (rc == VLS_OK)
+            rc = vls_xyz_set_precision(p, float32 ? 32 : 64);
+        char prefix[4096], key[4200];
+        key_prefix(files[fi], skip, prefix, sizeof prefix);
+        dropped_note notes[8];
+        int nnotes = 0;
         vls_frame f;
         long index = 0;
-        while ((rc = vls_xyz_next(p, &f)) == 1) {
+        while (rc == VLS_OK && (rc = vls_xyz_next(p, &f)) == 1) {
+            if (*vls_xyz_dropped(p))
+                note_dropped(notes, &nnotes, vls_xyz_dropped(p), index);
             rc = vls_frame_encode(&f, buf, cap, &len);
             if (rc == VLS_E_TOOSMALL) {
                 void *nb = realloc(buf, len);
@@ -82,9 +156,17 @@ int cmd_import_xyz(int argc, char **argv)
                 cap = len;
                 rc = vls_frame_encode(&f, buf, cap, &len);
             }
-            snprintf(key, sizeof key, "%s/%ld", stem, index++);
+            snprintf(key, sizeof key, "%s/%ld", prefix, index++);
             if (rc == VLS_OK)
-                rc = vls_put_str(s, key, buf, len, 0);
+                rc = vls_put_str(s, key, buf, len, replace ? 0 : VLS_NOREPLACE);
+            if (rc == VLS_E_EXISTS) {
+                fprintf(stderr,
+                        "vlstore import-xyz: %s: key %s already exists in %s (not "
+                        "overwritten; --replace overwrites)\n",
+                        files[fi], key, store);
+                status = EXIT_FAIL;
+                break;
+            }
             if (rc == VLS_OK && every > 0 && (frames + 1) % every == 0)
                 rc = vls_commit(s);
             if (rc != VLS_OK) {
@@ -92,9 +174,13 @@ int cmd_import_xyz(int argc, char **argv)
                 status = EXIT_FAIL;
                 break;
             }
+            rc = VLS_OK;
             frames++;
             atoms += (unsigned long long)f.nsites;
         }
+        for (int k = 0; k < nnotes; k++)
+            fprintf(stderr, "vlstore import-xyz: %s: not kept in %ld frame(s) from frame %ld: %s\n",
+                    files[fi], notes[k].frames, notes[k].first, notes[k].what);
         if (rc < 0 && status == EXIT_OK) {
             fprintf(stderr, "vlstore import-xyz: %s\n", vls_xyz_errmsg(p));
             status = EXIT_FAIL;
@@ -159,22 +245,52 @@ int cmd_show(int argc, char **argv)
     } else {
         printf("name      %.*s\n", (int)f.name_len, f.name ? f.name : "");
         printf("nsites    %d\nncodim    %d\n", f.nsites, f.ncodim);
-        printf("fields    types masses positions%s%s%s%s%s%s\n", f.forces ? " forces" : "",
-               f.has_energy ? " energy" : "", f.cell ? " cell" : "", f.pbc ? " pbc" : "",
-               f.charges ? " charges" : "", f.stress ? " stress" : "");
+        const int f64 = f.positions64 != NULL;
+        printf("fields    types masses positions%s%s%s%s%s%s (%s)\n",
+               f.forces || f.forces64 ? " forces" : "", f.has_energy ? " energy" : "",
+               f.cell || f.cell64 ? " cell" : "", f.pbc ? " pbc" : "",
+               f.charges || f.charges64 ? " charges" : "", f.stress || f.stress64 ? " stress" : "",
+               f64 ? "float64" : "float32");
         if (f.has_energy)
             printf("energy    %.10g\n", f.energy);
-        if (f.cell)
-            printf("cell      %g %g %g | %g %g %g | %g %g %g\n", f.cell[0], f.cell[1],
-                   f.cell[2], f.cell[3], f.cell[4], f.cell[5], f.cell[6], f.cell[7], f.cell[8]);
+        if (f.cell || f.cell64) {
+            printf("cell     ");
+            for (int k = 0; k < 9; k++)
+                printf(" %g%s", vls_frame_real(f.cell, f.cell64, (size_t)k),
+                       k % 3 == 2 && k < 8 ? " |" : "");
+            printf("\n");
+        }
+        for (int pa = 0; pa < 2; pa++) {
+            size_t n = pa ? f.natom_props : f.nprops;
+            if (!n)
+                continue;
+            printf("%s", pa ? "per atom " : "per frame");
+            for (size_t i = 0; i < n; i++) {
+                vls_prop p;
+                if (vls_frame_prop(&f, pa, i, &p) != VLS_OK)
+                    break;
+                printf(" %.*s:%s", (int)p.name_len, p.name, vls_dtype_name(p.dtype));
+                for (int d = pa; d < p.ndim; d++) /* per-atom: the nsites dimension left out */
+                    printf("%s%d", d == pa ? "[" : ",", (int)p.shape[d]);
+                if (p.ndim > pa)
+                    printf("]");
+            }
+            printf("\n");
+        }
         int rows = f.nsites < 5 ? f.nsites : 5;
-        printf("first %d atoms: type mass | position%s\n", rows, f.forces ? " | force" : "");
+        const int forces = f.forces || f.forces64;
+        printf("first %d atoms: type mass | position%s\n", rows, forces ? " | force" : "");
         for (int a = 0; a < rows && f.ncodim == 3; a++) {
-            printf("  %3d %9.4f | %10.4f %10.4f %10.4f", f.types[a], f.masses[a],
-                   f.positions[3 * a], f.positions[3 * a + 1], f.positions[3 * a + 2]);
-            if (f.forces)
-                printf(" | %10.4f %10.4f %10.4f", f.forces[3 * a], f.forces[3 * a + 1],
-                       f.forces[3 * a + 2]);
+            size_t i = (size_t)a;
+            printf("  %3d %9.4f | %10.4f %10.4f %10.4f", f.types[a],
+                   vls_frame_real(f.masses, f.masses64, i),
+                   vls_frame_real(f.positions, f.positions64, 3 * i),
+                   vls_frame_real(f.positions, f.positions64, 3 * i + 1),
+                   vls_frame_real(f.positions, f.positions64, 3 * i + 2));
+            if (forces)
+                printf(" | %10.4f %10.4f %10.4f", vls_frame_real(f.forces, f.forces64, 3 * i),
+                       vls_frame_real(f.forces, f.forces64, 3 * i + 1),
+                       vls_frame_real(f.forces, f.forces64, 3 * i + 2));
             printf("\n");
         }
     }

@@ -176,14 +176,13 @@ static int add_frame(stats *st, const vls_frame *f)
                     st->ata[i * NTYPES + j] += (double)local[i] * local[j];
         }
     }
-    if (f->forces) {
+    if (f->forces || f->forces64) {
         st->force_frames++;
         size_t nc = (size_t)n * (size_t)f->ncodim;
         for (size_t i = 0; i < nc; i++) {
-            float c;
-            memcpy(&c, f->forces + i, sizeof c); /* a view may be unaligned */
-            st->force_sq += (double)c * c;
-            st->force_max = fmax(st->force_max, fabs((double)c));
+            double c = vls_frame_real(f->forces, f->forces64, i); /* either precision */
+            st->force_sq += c * c;
+            st->force_max = fmax(st->force_max, fabs(c));
         }
         st->force_components += nc;
     }

@@ -21,6 +21,8 @@ static const cli_command commands[] = {
     {"import", cmd_import, "store every file under a directory"},
     {"export", cmd_export, "write every record to a file under a directory"},
     {"import-xyz", cmd_import_xyz, "every frame of XYZ trajectories becomes a frame record"},
+    {"export-xyz", cmd_export_xyz, "frame records back to extended XYZ (as ASE reads them)"},
+    {"convert", cmd_convert, "an ASE .db or an LMDB of pickled Atoms into frame records"},
     {"show", cmd_show, "print a frame record (--json: all of it)"},
     {"epoch", cmd_epoch, "one shuffled epoch through the batch loader: speed, or the keys"},
     {"bench", cmd_bench, "the benchmark against LMDB, SQLite, HDF5 (built by make bench)"},

@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vls_xyz *p;
     if (vls_xyz_open_mem(buf, size, "fuzz", &p) != VLS_OK) abort();
     if (size > 2 && data[0] == 'K') vls_xyz_set_keys(p, "E", "F");
+    if (size > 2 && data[1] == '6') vls_xyz_set_precision(p, 64);
     vls_frame f;
     int rc, frames = 0;
     while ((rc = vls_xyz_next(p, &f)) == 1 && frames++ < 50) {
@@ -33,9 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         vls_frame v;
         if (vls_frame_view(enc, len, &v) != VLS_OK) abort();
         size_t n = (size_t)f.nsites;
-        if (v.nsites != f.nsites || (n && memcmp(v.positions, f.positions, 12 * n))) abort();
+        if (v.nsites != f.nsites || v.nprops != f.nprops || v.natom_props != f.natom_props)
+            abort();
+        for (size_t i = 0; i < 3 * n; i++) /* either precision */
+            if (memcmp(&(double){vls_frame_real(v.positions, v.positions64, i)},
+                       &(double){vls_frame_real(f.positions, f.positions64, i)}, 8))
+                abort();
         if (n && memcmp(v.types, f.types, 4 * n)) abort();
-        if (!v.forces != !f.forces || (f.forces && n && memcmp(v.forces, f.forces, 12 * n)))
+        if (!v.forces != !f.forces || (f.forces && n && memcmp(v.forces, f.forces, 12 * n)) ||
+            !v.forces64 != !f.forces64 || (f.forces64 && n && memcmp(v.forces64, f.forces64, 24 * n)))
             abort();
         free(enc);
     }

@@ -35,19 +35,66 @@ extern "C" {
  *  The frame
  ***************************************/
 
+/*! vls_dtype : element types of properties (and of the typed views below). */
+typedef enum vls_dtype {
+    VLS_DT_F32 = 1,  /* float */
+    VLS_DT_F64 = 2,  /* double */
+    VLS_DT_I32 = 3,  /* int32_t */
+    VLS_DT_I64 = 4,  /* int64_t */
+    VLS_DT_BOOL = 5, /* uint8_t, 0 or 1 */
+    VLS_DT_STR = 6   /* strings (see vls_prop.data) */
+} vls_dtype;
+
+/* vls_prop.kind */
+#define VLS_PROP_PLAIN 0 /* the elements are the value */
+#define VLS_PROP_JSON 1  /* one string holding a JSON document (nested lists, dicts, null, ...) */
+
+/* Most dimensions a property may have. */
+#define VLS_PROP_MAX_NDIM 16
+
+/*! vls_prop :
+ *  One named property of a frame: a scalar (ndim 0, count 1) or a row-major array of
+ *  shape[0..ndim) (count = the product of the dimensions). Per-atom properties have
+ *  ndim >= 1 and shape[0] == nsites.
+ *  As encoder input: name points to name_len bytes (name_len >= 1); data points to `count`
+ *  elements of `dtype`, except for VLS_DT_STR, where data is a `const char *const *` array of
+ *  `count` NUL-terminated strings; data may be NULL when count == 0. strings_ must be NULL.
+ *  (A view can also be given to the encoder as it is: it re-encodes with its properties.)
+ *  As output of vls_frame_prop() on a view: every pointer points into the viewed buffer
+ *  (name is NUL-terminated); for VLS_DT_STR read the strings with vls_prop_string().
+ *  Typed pointers are aligned for their type whenever the view's `aligned` is 1. */
+typedef struct vls_prop {
+    const char *name;
+    size_t name_len;
+    int dtype;            /* vls_dtype */
+    int kind;             /* VLS_PROP_PLAIN or VLS_PROP_JSON (JSON: dtype STR, ndim 0) */
+    int ndim;             /* 0 .. VLS_PROP_MAX_NDIM */
+    const int32_t *shape; /* ndim dimensions (NULL when ndim == 0) */
+    const void *data;     /* count elements (see above) */
+    size_t count;
+    const void *strings_; /* view output only: the string offsets (use vls_prop_string) */
+} vls_prop;
+
 /*! vls_frame :
  *  Encoder input and view output. Arrays are row-major (site-major: x0 y0 z0 x1 y1 z1 ...).
  *  Lengths: types, masses, charges : nsites;  positions, forces : nsites * ncodim;
  *           cell, stress : 9 (3x3, row-major; the rows of `cell` are the lattice vectors a, b, c);
  *           pbc : 3 (nonzero = periodic along a, b, c).
+ *  Precision: masses, positions, forces, cell, stress and charges each come as float32
+ *  (`positions`) or float64 (`positions64`). The encoder writes what it is given, never
+ *  narrowing; give at most one of each pair (both: VLS_E_INVAL). A view sets the pointer of
+ *  the stored precision and leaves the other NULL.
  *  Optional parts: forces, cell, pbc, charges, stress are NULL when absent; energy is present
  *  iff has_energy != 0.
- *  As encoder input, types/masses/positions may be NULL only when nsites == 0; name may be NULL
- *  (no name field is written) or point to name_len bytes (need not be NUL-terminated).
+ *  As encoder input, types and masses(64) and positions(64) may be NULL only when
+ *  nsites == 0; name may be NULL (no name field is written) or point to name_len bytes (need
+ *  not be NUL-terminated). props[0..nprops) are the per-frame properties and
+ *  atom_props[0..natom_props) the per-atom ones (names unique within each list).
  *  As view output, every pointer points into the viewed buffer (nothing is copied, nothing is
  *  allocated); the view is valid as long as that buffer is. name is never NULL in a view (an
  *  absent name reads as "", name_len 0) and is NUL-terminated; it may contain NUL bytes, so
- *  name_len is authoritative.
+ *  name_len is authoritative. A view sets nprops / natom_props and leaves props / atom_props
+ *  NULL: read the properties with vls_frame_prop() / vls_frame_find_prop().
  *  The caller allocates it (on the stack, usually), so its size is part of the ABI: a release
  *  that adds fields changes the SONAME (vlstore.h, version policy) and programs are rebuilt;
  *  nothing here promises binary compatibility across such a change. Always start from
@@ -64,14 +111,25 @@ typedef struct vls_frame {
     const float *forces;     /* nsites * ncodim, or NULL */
     int32_t has_energy;      /* nonzero: `energy` is set */
     int32_t aligned;         /* view output only: 1 when every array pointer is aligned for its
-                              * element type (always so when the buffer is 4-byte aligned),
-                              * 0 when the arrays must be read with memcpy (see
-                              * vls_frame_is_aligned()). Ignored by the encoder. */
+                              * element type (see vls_frame_is_aligned()), 0 when the arrays
+                              * must be read with memcpy. Ignored by the encoder. */
     double energy;           /* total potential energy, meaningful when has_energy */
     const float *cell;       /* 9 values, or NULL */
     const uint8_t *pbc;      /* 3 values, or NULL */
     const float *charges;    /* nsites values, or NULL */
     const float *stress;     /* 9 values, or NULL */
+    /* ---- frame format v2 ---- */
+    const double *positions64; /* float64 twins of the arrays above (see "Precision") */
+    const double *forces64;
+    const double *cell64;
+    const double *stress64;
+    const double *masses64;
+    const double *charges64;
+    const vls_prop *props;      /* encoder input: per-frame properties */
+    size_t nprops;
+    const vls_prop *atom_props; /* encoder input: per-atom properties */
+    size_t natom_props;
+    const void *prop_tables_[2]; /* view output only: where the property tables are */
 } vls_frame;
 
 /*! vls_frame_init() : sets every field to "absent": NULL pointers, zero counts, ncodim 3,
@@ -126,10 +184,13 @@ VLS_API int vls_frame_encode_alloc(const vls_frame *f, void **out, size_t *len);
  *  (relative to the buffer start) as FlatBuffers requires; the name is NUL-terminated; and the
  *  frame is consistent (nsites >= 0, ncodim >= 1, types/masses/positions hold nsites /
  *  nsites*ncodim elements, forces and charges are absent or of the right length, cell and
- *  stress absent or 9 values, pbc absent or 3). Fields unknown to this version (appended by a
- *  newer schema) are ignored. Bytes after the frame's last structure are allowed.
+ *  stress absent or 9 values, pbc absent or 3, at most one precision of each array). Every
+ *  property table, name, shape, data vector and string is checked the same way: exactly one
+ *  typed vector, shape dimensions >= 0 whose product is the element count, per-atom
+ *  properties with shape[0] == nsites. Fields unknown to this version (appended by a newer
+ *  schema) are ignored. Bytes after the frame's last structure are allowed.
  *  Never reads outside buf[0..len), whatever the bytes; buf may have any alignment.
- *  Cost: O(number of fields), independent of nsites (array contents are not inspected).
+ *  Cost: O(number of fields + properties + strings), independent of numeric array sizes.
  *  On failure the first problem found is described in the calling thread's handle-less
  *  message, vls_errmsg(NULL) ("positions: 21 floats, expected nsites*ncodim = 24"); success
  *  leaves that message alone and costs nothing extra.
@@ -143,7 +204,8 @@ VLS_API int vls_frame_verify(const void *buf, size_t len);
  *  copied but the scalars (nsites, ncodim, energy). Absent vectors give NULL pointers, except
  *  that an absent types/masses/positions (allowed only when nsites == 0) also gives NULL.
  *  out->aligned tells whether the arrays may be read through their typed pointers: it is 1
- *  whenever buf is 4-byte aligned. Records returned back to back by a store can land at any
+ *  whenever buf is 8-byte aligned, and when buf is 4-byte aligned and the frame has no
+ *  64-bit arrays. Records returned back to back by a store can land at any
  *  address; when out->aligned == 0, copy the record to an aligned buffer first (see
  *  vls_frame_view_aligned) or read the arrays with memcpy.
  *  Ownership: *out borrows buf. Cost: O(number of fields).
@@ -152,14 +214,14 @@ VLS_API int vls_frame_verify(const void *buf, size_t len);
 VLS_API int vls_frame_view(const void *buf, size_t len, vls_frame *out);
 
 /*! vls_frame_is_aligned() :
- *  @return : 1 when a frame stored at `buf` can be viewed with typed array access (buf is
- *  4-byte aligned: every element type in the schema is at most 4 bytes wide, and the double
- *  energy is always copied out), else 0. 8-byte alignment is recommended, as FlatBuffers
- *  libraries in other languages may read the double in place. */
+ *  @return : 1 when buf is 4-byte aligned, else 0. That is enough for typed access to a
+ *  frame whose arrays are all 32-bit (every v1 frame); a frame holding float64 or int64
+ *  arrays needs 8-byte alignment, which vls_frame_view() reports in `aligned`. 8-byte
+ *  alignment is recommended anyway (FlatBuffers libraries may read the double in place). */
 VLS_API int vls_frame_is_aligned(const void *buf);
 
 /*! vls_frame_view_aligned() :
- *  Views buf in place when it is aligned; otherwise copies buf[0..len) into scratch (which must
+ *  Views buf in place when it is aligned for this frame's arrays; otherwise copies buf[0..len) into scratch (which must
  *  be 8-byte aligned and hold len bytes) and views the copy, so *out always has aligned == 1.
  *  *out then borrows buf or scratch.
  * @return : as vls_frame_view; VLS_E_TOOSMALL when a copy is needed and scratch_cap < len;
@@ -167,13 +229,49 @@ VLS_API int vls_frame_is_aligned(const void *buf);
 VLS_API int vls_frame_view_aligned(const void *buf, size_t len, void *scratch,
                                    size_t scratch_cap, vls_frame *out);
 
+/*-*************************************
+ *  Properties
+ ***************************************/
+
+/*! vls_frame_prop() :
+ *  Fills *out with property i of `f` (per_atom 0: the per-frame list, 1: the per-atom list),
+ *  for encoder input and views alike. Cost: O(1). Ownership: *out borrows f's memory.
+ * @return : VLS_OK; VLS_E_NOTFOUND when i is past the end; VLS_E_INVAL for NULL arguments. */
+VLS_API int vls_frame_prop(const vls_frame *f, int per_atom, size_t i, vls_prop *out);
+
+/*! vls_frame_find_prop() :
+ *  Looks a property up by name (exact bytes) in one list. Cost: O(number of properties).
+ * @return : VLS_OK; VLS_E_NOTFOUND; VLS_E_INVAL. */
+VLS_API int vls_frame_find_prop(const vls_frame *f, int per_atom, const char *name,
+                                vls_prop *out);
+
+/*! vls_prop_string() :
+ *  String element i of a VLS_DT_STR property (encoder input or view); *len (if not NULL)
+ *  receives its length. @return : the NUL-terminated string, or NULL when p is not a string
+ *  property or i >= count. */
+VLS_API const char *vls_prop_string(const vls_prop *p, size_t i, size_t *len);
+
+/*! vls_frame_real() :
+ *  Element i of whichever array of a float32/float64 pair is set (f->positions or
+ *  f->positions64, ...), as a double; 0 when both are NULL. Reads with memcpy, so views with
+ *  aligned == 0 work too. For code that takes frames of either precision. */
+VLS_API double vls_frame_real(const float *f32, const double *f64, size_t i);
+
+/*! vls_dtype_size() : bytes per element of a numeric dtype (4, 8 or 1); 0 for VLS_DT_STR and
+ *  unknown values. */
+VLS_API size_t vls_dtype_size(int dtype);
+
+/*! vls_dtype_name() : "float32", "float64", "int32", "int64", "bool", "str"; "?" otherwise. */
+VLS_API const char *vls_dtype_name(int dtype);
+
 /*! vls_frame_write_json() :
  *  Prints `f` to `out` as one JSON object with flatc's field names (name, nsites, ncodim,
- *  types, masses, positions, forces, energy, cell, pbc, charges, stress); absent optional
- *  fields are omitted. Floats are printed with 9 significant digits (round-trips float32),
- *  energy with 17, always with '.' as the decimal point (the C locale, whatever LC_NUMERIC
- *  the program set). NaN and infinities, which JSON cannot hold as numbers, are written as the
- *  strings "NaN", "Infinity" and "-Infinity", so the output is always valid JSON.
+ *  types, masses, positions, forces, energy, cell, pbc, charges, stress, the *64 twins, and
+ *  properties / atom_properties as lists of {name, shape, kind, f32|f64|i32|i64|b|s});
+ *  absent optional fields are omitted. float32 values are printed with 9 significant digits
+ *  (round-trips float32), float64 ones with 17, always with '.' as the decimal point (the C
+ *  locale, whatever LC_NUMERIC the program set). NaN and infinities, which JSON cannot hold as
+ *  numbers, are written as the strings "NaN", "Infinity" and "-Infinity" (valid JSON).
  *  `f` may be a view with aligned == 0. Flags: VLS_JSON_COMPACT puts it all on one line.
  *  Threads: any; the calling thread's locale is switched for the call and restored.
  * @return : VLS_OK; VLS_E_IO when writing failed; VLS_E_NOMEM if the C locale could not be made. */
@@ -210,14 +308,16 @@ VLS_API double vls_element_mass(int z);
 /*! vls_xyz :
  *  A streaming reader of multi-frame XYZ files. Each vls_xyz_next() reads one frame (an atom
  *  count line, a comment line, then one line per atom) and exposes it as a vls_frame whose
- *  arrays are owned by the parser and valid until the next vls_xyz_next() or vls_xyz_close().
- *  The comment line may carry extended-XYZ key=value pairs (Lattice, Properties, energy, pbc,
- *  stress, name, ...); see docs/FRAME.md for what is accepted. Memory use is that of one frame.
- *  Numbers are read with strtod(), so the C locale's decimal point '.' is expected (the
- *  default unless the program called setlocale()).
+ *  arrays and properties are owned by the parser and valid until the next vls_xyz_next() or
+ *  vls_xyz_close(). Nothing is dropped silently: the comment line is split and typed the way
+ *  ASE's extxyz reader does it (int64, float64, bool, string or JSON values; 3x3 matrices for
+ *  virial), Lattice / pbc / the energy key / the stress key / Properties become the frame's
+ *  core fields, and every other key becomes a per-frame property; every Properties column
+ *  other than species/Z/pos/forces/charges becomes a per-atom property (R: float, I: int32,
+ *  L: bool, S: string). See docs/FRAME.md for the rules. Memory use is that of one frame.
+ *  Numbers are read in the C locale ('.' decimal point) whatever setlocale() set.
  *  Threads: one thread at a time per parser. */
 typedef struct vls_xyz vls_xyz;
-
 /*! vls_xyz_open() :
  *  Opens the file at `path` for reading ("-" is not special). *out receives the parser.
  * @return : VLS_OK; VLS_E_IO when the file cannot be opened; VLS_E_INVAL; VLS_E_NOMEM. *out
@@ -238,19 +338,35 @@ VLS_API int vls_xyz_open_mem(const void *data, size_t len, const char *display_n
 
 /*! vls_xyz_set_keys() :
  *  Which comment-line key holds the energy and which Properties column holds the forces, for
- *  data sets that use other names (e.g. "REF_energy", "REF_forces"). NULL restores the default:
- *  energy is the key "energy" in any letter case; forces are the column "forces" or "force".
- *  The given names are matched exactly (case-sensitive) and copied. Call before vls_xyz_next.
+ *  data sets that use other names. NULL restores the default: the energy is the key "energy",
+ *  else "REF_energy", else "energy" in any letter case; the forces are the column "forces",
+ *  else "REF_forces", else "force". Given names are matched exactly (case-sensitive) and
+ *  copied. When the energy (or stress) comes from a key other than "energy" ("stress"), the
+ *  frame gets the string property "vlstore:energy_key" ("vlstore:stress_key") naming it, so
+ *  writers can put it back where it was. Call before vls_xyz_next.
  * @return : VLS_OK, VLS_E_INVAL, VLS_E_NOMEM. */
 VLS_API int vls_xyz_set_keys(vls_xyz *p, const char *energy_key, const char *forces_key);
+
+/*! vls_xyz_set_stress_key() :
+ *  The comment-line key of the stress (9 numbers, or 6 in Voigt order xx yy zz yz xz xy).
+ *  NULL restores the default: "stress", else "REF_stress", else "stress" in any letter case.
+ * @return : VLS_OK, VLS_E_INVAL, VLS_E_NOMEM. */
+VLS_API int vls_xyz_set_stress_key(vls_xyz *p, const char *stress_key);
+
+/*! vls_xyz_set_precision() :
+ *  32 (the default): real columns, cell and stress are given as float32 (positions, ...);
+ *  64: as float64 (positions64, ..., and float64 per-atom properties), so the numbers of the
+ *  file reach the frame without rounding. Comment-line numbers are float64 either way.
+ * @return : VLS_OK, or VLS_E_INVAL for other values. */
+VLS_API int vls_xyz_set_precision(vls_xyz *p, int bits);
 
 /*! vls_xyz_next() :
  *  Reads the next frame into *out (see vls_xyz for the lifetime of its arrays). Blank lines
  *  between frames and at the end of the file are skipped. The frame's name is the comment
  *  line's `name=` value when present, else "frame_<index>" with the 0-based index in the file.
  *  ncodim is always 3. types are atomic numbers (from the species column, or the Z column when
- *  there is one); masses come from a `masses`/`mass` column when there is one, else from the
- *  element table.
+ *  there is one); masses come from a `masses`/`mass` column when there is one (which is also
+ *  kept as a per-atom property, as ASE keeps it in atoms.arrays), else from the element table.
  * @return : 1 when a frame was read; 0 at the end of the input; a negative code on error:
  *           VLS_E_CORRUPT for a syntax error (vls_xyz_errmsg() says
  *           "water.xyz:14: expected 4 columns (species pos), got 2"), VLS_E_IO for a read
@@ -264,6 +380,10 @@ VLS_API int vls_xyz_next(vls_xyz *p, vls_frame *out);
  *  Conventions). Owned by the parser, unchanged until its next failure or vls_xyz_close()
  *  (successful calls leave it alone). Never NULL. */
 VLS_API const char *vls_xyz_errmsg(const vls_xyz *p);
+
+/*! vls_xyz_dropped() : what the last frame read could not keep ("" when nothing was
+ *  dropped), e.g. extra columns of a plain XYZ file. Owned by the parser. Never NULL. */
+VLS_API const char *vls_xyz_dropped(const vls_xyz *p);
 
 /*! vls_xyz_comment() : the comment line of the last frame read (without its newline). Owned
  *  by the parser, valid until the next vls_xyz_next(). Never NULL. */

@@ -247,8 +247,9 @@ typedef struct vls_frame_batch {
  * @return : 0; VLS_E_TOOSMALL when cap is less than the bytes needed, which are stored in
  *  *needed (always set when needed is not NULL); VLS_E_CORRUPT or VLS_E_TRUNCATED (as
  *  vls_frame_verify) when a record is not a valid frame; VLS_E_INVAL for NULL arguments, an
- *  unaligned buf, frames of different ncodim, or a frame with sites but without float32
- *  types, masses or positions (a later frame format this version does not collate). */
+ *  unaligned buf, frames of different ncodim, or a frame with sites but without types,
+ *  masses or positions (a later frame format this version does not collate). Frames with
+ *  float64 arrays (frame format v2) are collated, narrowed to the batch's float32. */
 VLS_API int vls_frame_batch_collate(const vls_record *recs, size_t n, void *buf, size_t cap,
                                     size_t *needed, vls_frame_batch *out);
 

@@ -18,9 +18,12 @@ import math
 import struct
 import sys
 
-REQUIRED_VECTORS = ("types", "masses", "positions")
-OPTIONAL_VECTORS = ("forces", "cell", "pbc", "charges", "stress")
+REQUIRED_VECTORS = ("types",)
+OPTIONAL_VECTORS = ("masses", "positions", "forces", "cell", "pbc", "charges", "stress")
 FLOAT_VECTORS = ("masses", "positions", "forces", "cell", "charges", "stress")
+DOUBLE_VECTORS = tuple(k + "64" for k in FLOAT_VECTORS)
+PROPERTY_LISTS = ("properties", "atom_properties")
+TYPED = ("f32", "f64", "i32", "i64", "b", "s")
 
 
 def f32(x):
@@ -36,7 +39,44 @@ def normalize(d):
     out.setdefault("ncodim", 3)
     for k in REQUIRED_VECTORS:
         out.setdefault(k, [])
+    # An empty masses/positions vector and an absent one mean the same (nsites == 0).
+    for k in ("masses", "positions"):
+        if out.get(k) == [] and k + "64" not in out:
+            del out[k]
     return out
+
+
+def compare_props(exp, act, exact, label):
+    """Compares two lists of FBProperty objects (dicts with flatc's field names)."""
+    errors = []
+    if len(exp) != len(act):
+        return [f"{label}: {len(exp)} properties expected, got {len(act)}"]
+    for e, a in zip(exp, act):
+        what = f"{label}: property {e.get('name')!r}"
+        for k in ("name", "shape", "kind"):
+            ev, av = e.get(k, 0 if k == "kind" else None), a.get(k, 0 if k == "kind" else None)
+            if ev != av:
+                errors.append(f"{what}: {k}: expected {ev!r}, got {av!r}")
+        te = [k for k in TYPED if k in e]
+        ta = [k for k in TYPED if k in a]
+        if te != ta or len(te) != 1:
+            errors.append(f"{what}: typed vectors {te} expected, got {ta}")
+            continue
+        t = te[0]
+        if len(e[t]) != len(a[t]):
+            errors.append(f"{what}: {len(e[t])} values expected, got {len(a[t])}")
+            continue
+        for i, (x, y) in enumerate(zip(e[t], a[t])):
+            if t == "f32":
+                ok = same_float(f32(float(x)), y, exact)
+            elif t == "f64":
+                ok = same_float(float(x), y, exact)
+            else:
+                ok = x == y
+            if not ok:
+                errors.append(f"{what}[{i}]: expected {x!r}, got {y!r}")
+                break
+    return errors
 
 
 def same_float(a, b, exact):
@@ -55,13 +95,16 @@ def compare(exp, act, exact, label):
     for k in ("name", "nsites", "ncodim"):
         if exp[k] != act[k]:
             errors.append(f"{label}: {k}: expected {exp[k]!r}, got {act[k]!r}")
-    for k in OPTIONAL_VECTORS + ("energy",):
+    for k in OPTIONAL_VECTORS + DOUBLE_VECTORS + PROPERTY_LISTS + ("energy",):
         if (k in exp) != (k in act):
             errors.append(f"{label}: {k}: present in {'expected' if k in exp else 'actual'} only")
     if "energy" in exp and "energy" in act:
         if not same_float(exp["energy"], act["energy"], exact):
             errors.append(f"{label}: energy: expected {exp['energy']!r}, got {act['energy']!r}")
-    for k in REQUIRED_VECTORS + OPTIONAL_VECTORS:
+    for k in PROPERTY_LISTS:
+        if k in exp and k in act:
+            errors += compare_props(exp[k], act[k], exact, f"{label}: {k}")
+    for k in REQUIRED_VECTORS + OPTIONAL_VECTORS + DOUBLE_VECTORS:
         if k not in exp or k not in act:
             continue
         e, a = exp[k], act[k]
@@ -71,6 +114,8 @@ def compare(exp, act, exact, label):
         for i, (x, y) in enumerate(zip(e, a)):
             if k in FLOAT_VECTORS:
                 ok = same_float(f32(float(x)), y, exact)
+            elif k in DOUBLE_VECTORS:
+                ok = same_float(float(x), y, exact)
             else:
                 ok = x == y
             if not ok:
@@ -89,8 +134,10 @@ def read_with_generated_code(path):
     name = fr.Name()
     d["name"] = name.decode("utf-8", "surrogateescape") if name is not None else ""
     d["types"] = [fr.Types(i) for i in range(fr.TypesLength())]
-    d["masses"] = [fr.Masses(i) for i in range(fr.MassesLength())]
-    d["positions"] = [fr.Positions(i) for i in range(fr.PositionsLength())]
+    if not fr.MassesIsNone():
+        d["masses"] = [fr.Masses(i) for i in range(fr.MassesLength())]
+    if not fr.PositionsIsNone():
+        d["positions"] = [fr.Positions(i) for i in range(fr.PositionsLength())]
     if not fr.ForcesIsNone():
         d["forces"] = [fr.Forces(i) for i in range(fr.ForcesLength())]
     if fr.Energy() is not None:
@@ -103,6 +150,31 @@ def read_with_generated_code(path):
         d["charges"] = [fr.Charges(i) for i in range(fr.ChargesLength())]
     if not fr.StressIsNone():
         d["stress"] = [fr.Stress(i) for i in range(fr.StressLength())]
+    for k in DOUBLE_VECTORS:  # positions64 -> Positions64, Positions64Length, ...
+        m = k[0].upper() + k[1:]
+        if not getattr(fr, m + "IsNone")():
+            d[k] = [getattr(fr, m)(i) for i in range(getattr(fr, m + "Length")())]
+    for k, m in (("properties", "Properties"), ("atom_properties", "AtomProperties")):
+        if getattr(fr, m + "IsNone")():
+            continue
+        lst = []
+        for i in range(getattr(fr, m + "Length")()):
+            p = getattr(fr, m)(i)
+            e = {"name": p.Name().decode("utf-8", "surrogateescape")}
+            if not p.ShapeIsNone():
+                e["shape"] = [p.Shape(j) for j in range(p.ShapeLength())]
+            if p.Kind():
+                e["kind"] = p.Kind()
+            for t in TYPED:
+                m2 = t.upper()
+                if getattr(p, m2 + "IsNone")():
+                    continue
+                vals = [getattr(p, m2)(j) for j in range(getattr(p, m2 + "Length")())]
+                if t == "s":
+                    vals = [v.decode("utf-8", "surrogateescape") for v in vals]
+                e[t] = vals
+            lst.append(e)
+        d[k] = lst
     return d
 
 

@@ -493,66 +493,66 @@ static void test_hand_built(void) {
     unsigned char *b = (unsigned char *)mem;
     vls_frame v;
 
-    /* Vtable after the table (negative soffset), nsites=1, ncodim=1, and an unknown field 12
+    /* Vtable after the table (negative soffset), nsites=1, ncodim=1, and an unknown field 20
      * (a newer schema) that must be ignored. Layout:
      *   0 root -> 4;  4 table: soffset, nsites@+4, ncodim@+8, types@+12, masses@+16,
-     *   positions@+20, unknown@+24;  32 vtable (4 + 2*13 = 30 bytes);  64.. vectors */
+     *   positions@+20, unknown@+24;  32 vtable (4 + 2*21 = 46 bytes);  80.. vectors */
     memset(mem, 0, sizeof mem);
     put32(b, 0, 4);
     put32(b, 4, (uint32_t)(int32_t)(4 - 32));
     put32(b, 8, 1);
     put32(b, 12, 1);
-    put32(b, 16, 64 - 16);
-    put32(b, 20, 72 - 20);
-    put32(b, 24, 80 - 24);
+    put32(b, 16, 80 - 16);
+    put32(b, 20, 88 - 20);
+    put32(b, 24, 96 - 24);
     put32(b, 28, 0xdeadbeef);
-    put16(b, 32, 30);
+    put16(b, 32, 46);
     put16(b, 34, 28);
-    uint16_t voffs[13] = {0, 4, 8, 12, 16, 20, 0, 0, 0, 0, 0, 0, 24};
-    for (int i = 0; i < 13; i++) put16(b, 36 + 2 * (size_t)i, voffs[i]);
-    put32(b, 64, 1);
-    put32(b, 68, 6);
-    put32(b, 72, 1);
-    float m = 2.5f;
-    memcpy(b + 76, &m, 4);
+    uint16_t voffs[21] = {0, 4, 8, 12, 16, 20, [20] = 24};
+    for (int i = 0; i < 21; i++) put16(b, 36 + 2 * (size_t)i, voffs[i]);
     put32(b, 80, 1);
+    put32(b, 84, 6);
+    put32(b, 88, 1);
+    float m = 2.5f;
+    memcpy(b + 92, &m, 4);
+    put32(b, 96, 1);
     float x = -1.0f;
-    memcpy(b + 84, &x, 4);
-    int rc = vls_frame_view(b, 88, &v);
+    memcpy(b + 100, &x, 4);
+    int rc = vls_frame_view(b, 104, &v);
     if (rc) fprintf(stderr, "hand-built: %s\n", vls_errmsg(NULL));
     CHECK(rc == VLS_OK);
     CHECK(v.nsites == 1 && v.ncodim == 1 && v.types[0] == 6 && v.masses[0] == 2.5f &&
           v.positions[0] == -1.0f && v.name_len == 0);
 
     /* The same with a wrong positions length: rejected with a message naming the field. */
-    put32(b, 80, 0);
-    CHECK(vls_frame_verify(b, 88) == VLS_E_CORRUPT);
+    put32(b, 96, 0);
+    CHECK(vls_frame_verify(b, 104) == VLS_E_CORRUPT);
     CHECK(strstr(vls_errmsg(NULL), "positions") != NULL);
-    put32(b, 80, 1);
+    put32(b, 96, 1);
     /* Field offset beyond the table's size. */
     put16(b, 36 + 2 * 5, 26);
-    CHECK(vls_frame_verify(b, 88) == VLS_E_CORRUPT);
+    CHECK(vls_frame_verify(b, 104) == VLS_E_CORRUPT);
     put16(b, 36 + 2 * 5, 20);
     /* Misaligned vector. */
-    put32(b, 16, 64 - 16 + 2);
-    CHECK(vls_frame_verify(b, 88) == VLS_E_CORRUPT);
-    put32(b, 16, 64 - 16);
+    put32(b, 16, 80 - 16 + 2);
+    CHECK(vls_frame_verify(b, 104) == VLS_E_CORRUPT);
+    put32(b, 16, 80 - 16);
     /* Zero offset. */
     put32(b, 16, 0);
-    CHECK(vls_frame_verify(b, 88) == VLS_E_CORRUPT);
-    put32(b, 16, 64 - 16);
+    CHECK(vls_frame_verify(b, 104) == VLS_E_CORRUPT);
+    put32(b, 16, 80 - 16);
     /* Odd vtable size. */
-    put16(b, 32, 29);
-    CHECK(vls_frame_verify(b, 88) == VLS_E_CORRUPT);
-    put16(b, 32, 30);
+    put16(b, 32, 45);
+    CHECK(vls_frame_verify(b, 104) == VLS_E_CORRUPT);
+    put16(b, 32, 46);
     /* Negative nsites, zero ncodim. */
     put32(b, 8, (uint32_t)-1);
-    CHECK(vls_frame_verify(b, 88) == VLS_E_CORRUPT);
+    CHECK(vls_frame_verify(b, 104) == VLS_E_CORRUPT);
     put32(b, 8, 1);
     put32(b, 12, 0);
-    CHECK(vls_frame_verify(b, 88) == VLS_E_CORRUPT);
+    CHECK(vls_frame_verify(b, 104) == VLS_E_CORRUPT);
     put32(b, 12, 1);
-    CHECK(vls_frame_verify(b, 88) == VLS_OK);
+    CHECK(vls_frame_verify(b, 104) == VLS_OK);
 
     /* A name without its NUL. */
     owned_frame o;

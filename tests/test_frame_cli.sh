@@ -20,12 +20,13 @@ ok grep -q "nsites    60" "$T/show.txt"
 ok /usr/bin/python3 -c "
 import json,sys
 f=json.load(open('$T/f.json'))
-assert f['nsites']==12 and len(f['positions'])==36 and f['types'].count(6)==6, f
+assert f['nsites']==12 and len(f['positions64'])==36 and f['types'].count(6)==6, f
 "
 # values agree with the file: the 4th frame's first atom
 want=$(awk 'BEGIN{n=0} /^ *12 *$/{n++} n==4 && NF==4 && $1=="C"{print $2; exit}' $X/anim.xyz)
-got=$(/usr/bin/python3 -c "import json;print(json.load(open('$T/f.json'))['positions'][0])")
-ok /usr/bin/python3 -c "assert abs(float('$want')-float('$got'))<1e-5, ('$want','$got')"
+got=$(/usr/bin/python3 -c "import json;print(json.load(open('$T/f.json'))['positions64'][0])")
+# import-xyz keeps float64: the value is the file's, exactly
+ok /usr/bin/python3 -c "assert float('$want')==float('$got'), ('$want','$got')"
 
 printf '2\ncomment\nH 0 0 0\nH 1 1\n' > "$T/bad.xyz"
 "$V" import-xyz "$T/bad.vls" "$T/bad.xyz" 2> "$T/err"; ok test $? -eq 1

@@ -156,9 +156,105 @@ typedef struct {
     float *masses, *positions, *forces, *charges;
     float cell[9], stress[9];
     uint8_t pbc[3];
+    /* float64 twins (opts 128) and properties (opts 256) */
+    double *d_masses, *d_positions, *d_forces, *d_charges, d_cell[9], d_stress[9];
+    vls_prop props[7], atom_props[4];
+    int32_t shapes[8][2];
+    float p_f32[3];
+    double p_f64;
+    int32_t p_i32[4];
+    int64_t p_i64[3];
+    uint8_t p_b[2];
+    const char *p_s[3];
+    const char *p_json[1];
+    double *a_f64;
+    int64_t *a_i64;
+    uint8_t *a_b;
+    const char **a_s;
 } owned_frame;
 
-/* opts: bit 0 forces, 1 energy, 2 cell, 3 pbc, 4 charges, 5 stress, 6 no name */
+static const char *const atom_labels[4] = {"a", "bb", "c c", "\"\\\n"};
+
+/* Every kind of property: per-frame f32/f64/i32/i64/bool/str/JSON, per-atom f64 (n x 2),
+ * i64, bool and str. */
+static void add_props(owned_frame *o) {
+    vls_frame *f = &o->f;
+    size_t n = (size_t)f->nsites;
+    o->p_f32[0] = uni(-1, 1), o->p_f32[1] = 1e-30f, o->p_f32[2] = -3.5f;
+    o->p_f64 = -1234.5678901234567 * uni(0.5f, 1.0f);
+    for (int i = 0; i < 4; i++) o->p_i32[i] = (int32_t)(rnd() % 2000) - 1000;
+    o->p_i64[0] = INT64_MIN, o->p_i64[1] = INT64_MAX, o->p_i64[2] = (int64_t)(rnd() >> 3);
+    o->p_b[0] = 1, o->p_b[1] = 0;
+    o->p_s[0] = "PBE", o->p_s[1] = "", o->p_s[2] = "with \"quotes\" and \u00e9";
+    o->p_json[0] = "{\"k\": [1, null]}";
+    o->a_f64 = malloc(16 * n + 16);
+    o->a_i64 = malloc(8 * n + 8);
+    o->a_b = malloc(n + 1);
+    o->a_s = malloc(sizeof(char *) * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        o->a_f64[2 * i] = (double)uni(-5, 5) / 3.0;
+        o->a_f64[2 * i + 1] = -(double)i;
+        o->a_i64[i] = (int64_t)i * 1000000007LL;
+        o->a_b[i] = (uint8_t)(i & 1);
+        o->a_s[i] = atom_labels[i % 4];
+    }
+    int32_t(*sh)[2] = o->shapes;
+    sh[0][0] = 3, sh[1][0] = 2, sh[1][1] = 2, sh[2][0] = 3, sh[3][0] = 2, sh[4][0] = 3;
+    sh[5][0] = (int32_t)n, sh[5][1] = 2, sh[6][0] = (int32_t)n;
+    vls_prop p[7] = {
+        {"f32vec", 6, VLS_DT_F32, 0, 1, sh[0], o->p_f32, 3, NULL},
+        {"REF_energy", 10, VLS_DT_F64, 0, 0, NULL, &o->p_f64, 1, NULL},
+        {"grid", 4, VLS_DT_I32, 0, 2, sh[1], o->p_i32, 4, NULL},
+        {"big", 3, VLS_DT_I64, 0, 1, sh[2], o->p_i64, 3, NULL},
+        {"flags", 5, VLS_DT_BOOL, 0, 1, sh[3], o->p_b, 2, NULL},
+        {"words", 5, VLS_DT_STR, 0, 1, sh[4], o->p_s, 3, NULL},
+        {"extra", 5, VLS_DT_STR, VLS_PROP_JSON, 0, NULL, o->p_json, 1, NULL},
+    };
+    vls_prop a[4] = {
+        {"pair", 4, VLS_DT_F64, 0, 2, sh[5], o->a_f64, 2 * n, NULL},
+        {"ids", 3, VLS_DT_I64, 0, 1, sh[6], o->a_i64, n, NULL},
+        {"odd", 3, VLS_DT_BOOL, 0, 1, sh[6], o->a_b, n, NULL},
+        {"label", 5, VLS_DT_STR, 0, 1, sh[6], o->a_s, n, NULL},
+    };
+    memcpy(o->props, p, sizeof p);
+    memcpy(o->atom_props, a, sizeof a);
+    f->props = o->props;
+    f->nprops = 7;
+    f->atom_props = o->atom_props;
+    f->natom_props = 4;
+}
+
+/* Moves the float arrays of `o` to their float64 twins (values widened, then perturbed below
+ * float32 resolution so that narrowing would show). */
+static void use_float64(owned_frame *o) {
+    vls_frame *f = &o->f;
+    size_t n = (size_t)f->nsites, nd = n * (size_t)f->ncodim;
+    o->d_masses = malloc(8 * n + 8);
+    o->d_charges = malloc(8 * n + 8);
+    o->d_positions = malloc(8 * nd + 8);
+    o->d_forces = malloc(8 * nd + 8);
+    for (size_t i = 0; i < n; i++) {
+        o->d_masses[i] = o->masses[i] + 1e-12;
+        o->d_charges[i] = o->charges[i] + 1e-13;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        o->d_positions[i] = o->positions[i] + 1e-11 * (double)i;
+        o->d_forces[i] = o->forces[i] - 1e-12;
+    }
+    for (int i = 0; i < 9; i++) {
+        o->d_cell[i] = o->cell[i] + 1e-10;
+        o->d_stress[i] = o->stress[i] / 3.0;
+    }
+    f->masses64 = o->d_masses, f->masses = NULL;
+    f->positions64 = o->d_positions, f->positions = NULL;
+    if (f->forces) f->forces64 = o->d_forces, f->forces = NULL;
+    if (f->charges) f->charges64 = o->d_charges, f->charges = NULL;
+    if (f->cell) f->cell64 = o->d_cell, f->cell = NULL;
+    if (f->stress) f->stress64 = o->d_stress, f->stress = NULL;
+}
+
+/* opts: bit 0 forces, 1 energy, 2 cell, 3 pbc, 4 charges, 5 stress, 6 no name,
+ *       7 float64 arrays, 8 properties */
 static void make_frame(owned_frame *o, int idx, int32_t nsites, int32_t ncodim, unsigned opts) {
     memset(o, 0, sizeof *o);
     vls_frame *f = &o->f;
@@ -202,9 +298,19 @@ static void make_frame(owned_frame *o, int idx, int32_t nsites, int32_t ncodim, 
     if (opts & 8) f->pbc = o->pbc;
     if (opts & 16) f->charges = o->charges;
     if (opts & 32) f->stress = o->stress;
+    if (opts & 128) use_float64(o);
+    if (opts & 256) add_props(o);
 }
 
 static void free_frame(owned_frame *o) {
+    free(o->d_masses);
+    free(o->d_charges);
+    free(o->d_positions);
+    free(o->d_forces);
+    free(o->a_f64);
+    free(o->a_i64);
+    free(o->a_b);
+    free((void *)o->a_s);
     free(o->types);
     free(o->masses);
     free(o->charges);
@@ -239,6 +345,65 @@ static void golden_frame(owned_frame *o) {
     o->f.pbc = pbc;
     o->f.charges = charges;
     o->f.stress = stress;
+}
+
+/* The v2 golden frame: the same water in float64 with one property of every kind. Never
+ * change it: its encoding is stored in tests/golden/frame/vlstore-v2.bin. */
+static void golden_frame_v2(owned_frame *o) {
+    static int32_t types[3] = {8, 1, 1};
+    static double masses[3] = {15.999, 1.008, 1.008};
+    static double pos[9] = {0.0, 0.0, 0.119262, 0.0, 0.763239, -0.477047,
+                            0.0, -0.763239, -0.477047};
+    static double frc[9] = {0.0, 0.0, -0.25, 0.0, 0.125, 0.125, 0.0, -0.125, 0.125};
+    static double cell[9] = {12.5, 0, 0, 0, 12.5, 0, 0, 0, 12.5};
+    static double stress[9] = {0.01, 0, 0, 0, 0.02, 0, 0, 0, 0.03};
+    static uint8_t pbc[3] = {1, 1, 0};
+    static float dipole32[3] = {0.5f, -0.25f, 0.0f};
+    static double ref_energy = -76.43281234567891;
+    static int32_t step = 42, shape3[1] = {3}, shape_n[1] = {3}, shape_n3[2] = {3, 3};
+    static int64_t seed = 1234567890123LL;
+    static uint8_t converged = 1;
+    static const char *config_type[1] = {"water"};
+    static const char *json[1] = {"{\"code\": \"vasp\", \"kpts\": [1, 1, 1]}"};
+    static double energies[3] = {-75.0, -0.7, -0.73281234567891};
+    static double ref_forces[9] = {0.0, 0.0, -0.2500000000001, 0.0, 0.125, 0.125,
+                                   0.0, -0.125, 0.125};
+    static const char *labels[3] = {"O1", "H1", "H2"};
+    static vls_prop props[7], atom_props[3];
+    vls_prop p[7] = {
+        {"dipole", 6, VLS_DT_F32, 0, 1, shape3, dipole32, 3, NULL},
+        {"REF_energy", 10, VLS_DT_F64, 0, 0, NULL, &ref_energy, 1, NULL},
+        {"step", 4, VLS_DT_I32, 0, 0, NULL, &step, 1, NULL},
+        {"seed", 4, VLS_DT_I64, 0, 0, NULL, &seed, 1, NULL},
+        {"converged", 9, VLS_DT_BOOL, 0, 0, NULL, &converged, 1, NULL},
+        {"config_type", 11, VLS_DT_STR, 0, 0, NULL, config_type, 1, NULL},
+        {"calc_params", 11, VLS_DT_STR, VLS_PROP_JSON, 0, NULL, json, 1, NULL},
+    };
+    vls_prop a[3] = {
+        {"energies", 8, VLS_DT_F64, 0, 1, shape_n, energies, 3, NULL},
+        {"REF_forces", 10, VLS_DT_F64, 0, 2, shape_n3, ref_forces, 9, NULL},
+        {"labels", 6, VLS_DT_STR, 0, 1, shape_n, labels, 3, NULL},
+    };
+    memcpy(props, p, sizeof p);
+    memcpy(atom_props, a, sizeof a);
+    memset(o, 0, sizeof *o);
+    vls_frame_init(&o->f);
+    o->f.name = "golden-water-v2";
+    o->f.name_len = 15;
+    o->f.nsites = 3;
+    o->f.types = types;
+    o->f.masses64 = masses;
+    o->f.positions64 = pos;
+    o->f.forces64 = frc;
+    o->f.has_energy = 1;
+    o->f.energy = -76.4328;
+    o->f.cell64 = cell;
+    o->f.pbc = pbc;
+    o->f.stress64 = stress;
+    o->f.props = props;
+    o->f.nprops = 7;
+    o->f.atom_props = atom_props;
+    o->f.natom_props = 3;
 }
 
 static int write_file(const char *path, const void *data, size_t len) {
@@ -279,8 +444,11 @@ static int same_values(const vls_frame *a, const vls_frame *v, char *why, size_t
     if (v->name_len != a->name_len || (a->name_len && memcmp(v->name, a->name, a->name_len)))
         DIFF("name");
     if (n && memcmp(v->types, a->types, 4 * n)) DIFF("types");
-    if (n && memcmp(v->masses, a->masses, 4 * n)) DIFF("masses");
-    if (nd && memcmp(v->positions, a->positions, 4 * nd)) DIFF("positions");
+    if (n && (!a->masses != !v->masses || (a->masses && memcmp(v->masses, a->masses, 4 * n))))
+        DIFF("masses");
+    if (nd && (!a->positions != !v->positions ||
+               (a->positions && memcmp(v->positions, a->positions, 4 * nd))))
+        DIFF("positions");
     if (!a->forces != !v->forces || (a->forces && nd && memcmp(a->forces, v->forces, 4 * nd)))
         DIFF("forces");
     if (!a->has_energy != !v->has_energy || (a->has_energy && a->energy != v->energy))
@@ -291,6 +459,42 @@ static int same_values(const vls_frame *a, const vls_frame *v, char *why, size_t
     if (!a->charges != !v->charges || (a->charges && n && memcmp(a->charges, v->charges, 4 * n)))
         DIFF("charges");
     if (!a->pbc != !v->pbc || (a->pbc && memcmp(a->pbc, v->pbc, 3))) DIFF("pbc");
+    const struct {
+        const double *a, *v;
+        size_t n;
+        const char *what;
+    } twins[] = {{a->positions64, v->positions64, nd, "positions64"},
+                 {a->forces64, v->forces64, nd, "forces64"},
+                 {a->masses64, v->masses64, n, "masses64"},
+                 {a->charges64, v->charges64, n, "charges64"},
+                 {a->cell64, v->cell64, 9, "cell64"},
+                 {a->stress64, v->stress64, 9, "stress64"}};
+    for (size_t k = 0; k < sizeof twins / sizeof twins[0]; k++)
+        if (!twins[k].a != !twins[k].v ||
+            (twins[k].a && twins[k].n && memcmp(twins[k].a, twins[k].v, 8 * twins[k].n)))
+            DIFF("%s", twins[k].what);
+    for (int pa = 0; pa < 2; pa++) {
+        size_t np = pa ? a->natom_props : a->nprops;
+        if (np != (pa ? v->natom_props : v->nprops)) DIFF("number of properties");
+        for (size_t i = 0; i < np; i++) {
+            vls_prop x, y;
+            if (vls_frame_prop(a, pa, i, &x) || vls_frame_prop(v, pa, i, &y)) DIFF("property %zu", i);
+            if (x.name_len != y.name_len || memcmp(x.name, y.name, x.name_len) ||
+                x.dtype != y.dtype || x.kind != y.kind || x.ndim != y.ndim || x.count != y.count ||
+                (x.ndim && memcmp(x.shape, y.shape, 4 * (size_t)x.ndim)))
+                DIFF("property %.*s header", (int)x.name_len, x.name);
+            for (size_t k = 0; k < x.count; k++) {
+                if (x.dtype == VLS_DT_STR) {
+                    size_t lx, ly;
+                    const char *sx = vls_prop_string(&x, k, &lx), *sy = vls_prop_string(&y, k, &ly);
+                    if (lx != ly || memcmp(sx, sy, lx)) DIFF("property %.*s string %zu", (int)x.name_len, x.name, k);
+                }
+            }
+            if (x.dtype != VLS_DT_STR && x.count &&
+                memcmp(x.data, y.data, x.count * vls_dtype_size(x.dtype)))
+                DIFF("property %.*s values", (int)x.name_len, x.name);
+        }
+    }
 #undef DIFF
     return 1;
 }
@@ -298,11 +502,11 @@ static int same_values(const vls_frame *a, const vls_frame *v, char *why, size_t
 /*-*************************************
  *  The test
  ***************************************/
-#define NFRAMES 24
+#define NFRAMES 36
 
 static void direction_a_and_c(void) {
     static const int32_t sizes[] = {0, 1, 7, 1000};
-    static const unsigned optsets[] = {0, 63, 1 | 2, 4 | 8 | 64, 16 | 32, 2};
+    static const unsigned optsets[] = {0, 63, 1 | 2, 4 | 8 | 64, 16 | 32, 2, 63 | 128 | 256, 2 | 256, 1 | 128};
     char path[4400], exp[4400];
     strbuf bins = {0}, pairs = {0}, cmd = {0};
     int idx = 0;
@@ -347,7 +551,7 @@ static void direction_b(void) {
     strbuf jsons = {0}, cmd = {0};
     owned_frame frames[NFRAMES];
     static const int32_t sizes[] = {0, 1, 7, 1000};
-    static const unsigned optsets[] = {0, 63, 1 | 2, 4 | 8 | 64, 16 | 32, 2};
+    static const unsigned optsets[] = {0, 63, 1 | 2, 4 | 8 | 64, 16 | 32, 2, 63 | 128 | 256, 2 | 256, 1 | 128};
     int idx = 0;
     for (size_t s = 0; s < 4; s++) {
         for (size_t k = 0; k < sizeof optsets / sizeof optsets[0]; k++, idx++) {
@@ -419,9 +623,42 @@ static void direction_b(void) {
     }
 }
 
-static void golden_files(void) {
+/* vlstore-vN.bin is reproduced byte for byte and flatc-vN.bin views to the same frame. */
+static void golden_pair(const owned_frame *g, int version) {
     char path[4400], why[160] = "";
+    void *enc;
+    size_t enclen, len;
+    CHECK(vls_frame_encode_alloc(&g->f, &enc, &enclen) == VLS_OK);
+    snprintf(path, sizeof path, "%s/tests/golden/frame/vlstore-v%d.bin", srcdir, version);
+    void *buf = read_file(path, &len);
+    if (!buf) fprintf(stderr, "missing golden file %s\n", path);
+    CHECK(buf != NULL);
+    if (buf) {
+        CHECK(len == enclen && memcmp(buf, enc, len) == 0); /* the encoding has not drifted */
+        vls_frame v;
+        CHECK(vls_frame_view(buf, len, &v) == VLS_OK && same_values(&g->f, &v, why, sizeof why));
+        free(buf);
+    }
+    snprintf(path, sizeof path, "%s/tests/golden/frame/flatc-v%d.bin", srcdir, version);
+    buf = read_file(path, &len);
+    if (!buf) fprintf(stderr, "missing golden file %s\n", path);
+    CHECK(buf != NULL);
+    if (buf) {
+        vls_frame v;
+        CHECK(vls_frame_view(buf, len, &v) == VLS_OK);
+        int same = same_values(&g->f, &v, why, sizeof why);
+        if (!same) fprintf(stderr, "flatc-v%d.bin differs in %s\n", version, why);
+        CHECK(same);
+        free(buf);
+    }
+    free(enc);
+}
+
+static void golden_files(void) {
     owned_frame g;
+    golden_frame_v2(&g);
+    golden_pair(&g, 2);
+    char path[4400], why[160] = "";
     golden_frame(&g);
     void *enc;
     size_t enclen;
@@ -465,8 +702,15 @@ static int write_golden(const char *dir) {
     snprintf(path, sizeof path, "%s/vlstore-v1.json", dir);
     rc |= write_json(path, &g.f);
     free(enc);
-    printf("wrote %s/vlstore-v1.bin and .json; to rebuild flatc-v1.bin: cp vlstore-v1.json "
-           "flatc-v1.json && flatc -b schema/fbsites.fbs flatc-v1.json\n",
+    golden_frame_v2(&g);
+    if (vls_frame_encode_alloc(&g.f, &enc, &len) != VLS_OK) return 1;
+    snprintf(path, sizeof path, "%s/vlstore-v2.bin", dir);
+    rc |= write_file(path, enc, len);
+    snprintf(path, sizeof path, "%s/vlstore-v2.json", dir);
+    rc |= write_json(path, &g.f);
+    free(enc);
+    printf("wrote %s/vlstore-v{1,2}.bin and .json; to rebuild flatc-vN.bin: cp vlstore-vN.json "
+           "flatc-vN.json && flatc -b schema/fbsites.fbs flatc-vN.json\n",
            dir);
     return rc ? 1 : 0;
 }

@@ -26,6 +26,9 @@ _U8 = np.dtype("u1")
 _TYPES, _MASSES, _POSITIONS, _FORCES, _CELL, _PBC, _CHARGES, _STRESS = range(8)
 _OPTIONAL_ARRAYS = (("forces", _FORCES), ("cell", _CELL), ("pbc", _PBC), ("charges", _CHARGES),
                     ("stress", _STRESS))
+# frame format v2: _core.frame_extras offsets of the float64 twins, by the float32 field's index
+_F64 = np.dtype("<f8")
+_TWIN = {_POSITIONS: 0, _FORCES: 1, _CELL: 2, _STRESS: 3, _MASSES: 4, _CHARGES: 5}
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class BackedAtomicData:
     or None), ``charges`` (float32 (n_sites,) or None), ``stress`` (float32 (3, 3) or None).
     """
 
-    __slots__ = ("raw", "_name", "_nsites", "_ncodim", "_energy", "_offs", "_views",
+    __slots__ = ("raw", "_name", "_nsites", "_ncodim", "_energy", "_offs", "_views", "_x",
                  "__weakref__")
 
     def __init__(self, raw: Any) -> None:
@@ -72,6 +75,7 @@ class BackedAtomicData:
         self._energy = energy
         self._offs = offs
         self._views: list = [None] * 8  # each array is built on first use, then kept
+        self._x = None  # frame v2 extras (float64 twins, properties), read on first use
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
@@ -97,6 +101,9 @@ class BackedAtomicData:
         stress: Any = None,
         check: bool = True,
         builder: Any = None,
+        precision: int = 32,
+        properties: Optional[dict] = None,
+        atom_properties: Optional[dict] = None,
     ) -> "BackedAtomicData":
         """Encode a frame (one pass, one memcpy per array, in C) and return it.
 
@@ -106,14 +113,21 @@ class BackedAtomicData:
         ``len(positions)``. Optional: ``forces``, ``energy``, ``cell`` (3x3), ``pbc`` (3
         booleans), ``charges`` (nsites), ``stress`` (3x3). ``check`` and ``builder`` are the
         seed's keywords; shapes are always checked and no builder is needed.
+        ``precision=64`` stores masses, positions, forces, cell, charges and stress as float64
+        (no narrowing); ``properties`` (per frame, like atoms.info) and ``atom_properties``
+        (per atom, like atoms.arrays) are dicts stored with their dtype and shape (frame format
+        v2, docs/FRAME.md).
         """
+        if precision not in (32, 64):
+            raise ValueError("precision must be 32 or 64")
+        real_dtype = _F32 if precision == 32 else _F64
         if atom_types is None:
             atom_types = types
         elif types is not None:
             raise TypeError("give atom_types or types, not both")
         if positions is None:
             raise ValueError("positions are required")
-        pos = np.ascontiguousarray(positions, dtype=_F32)
+        pos = np.ascontiguousarray(positions, dtype=real_dtype)
         if nsites is None:
             if pos.ndim != 2:
                 raise ValueError("positions must be (nsites, ncodim) when nsites is not given")
@@ -136,7 +150,7 @@ class BackedAtomicData:
             raise ValueError("positions need at least one coordinate per site")
         f = None
         if forces is not None:
-            f = np.ascontiguousarray(forces, dtype=_F32)
+            f = np.ascontiguousarray(forces, dtype=real_dtype)
             if f.size != nsites * ncodim or (f.ndim == 2 and f.shape != (nsites, ncodim)) \
                     or f.ndim > 2:
                 raise ValueError(f"forces of shape {f.shape} do not match positions "
@@ -145,10 +159,10 @@ class BackedAtomicData:
             if nsites > 0:
                 raise ValueError("atom_types and masses are required")
         t = None if atom_types is None else _int32_array(atom_types, "atom_types", nsites)
-        m = None if masses is None else _f32_array(masses, "masses", nsites)
-        c = None if cell is None else _f32_array(cell, "cell", 9)
-        s = None if stress is None else _f32_array(stress, "stress", 9)
-        q = None if charges is None else _f32_array(charges, "charges", nsites)
+        m = None if masses is None else _f32_array(masses, "masses", nsites, real_dtype)
+        c = None if cell is None else _f32_array(cell, "cell", 9, real_dtype)
+        s = None if stress is None else _f32_array(stress, "stress", 9, real_dtype)
+        q = None if charges is None else _f32_array(charges, "charges", nsites, real_dtype)
         p = None
         if pbc is not None:
             p = np.ascontiguousarray(np.asarray(pbc).reshape(-1) != 0, dtype=_U8)
@@ -160,9 +174,18 @@ class BackedAtomicData:
             nm = name.encode("utf-8", "surrogateescape")
         else:
             nm = bytes(name)
-        raw = _core.frame_encode(nsites, ncodim, nm, t, m, pos, f,
-                                 None if energy is None else float(energy), c, p, q, s)
-        return cls(raw)
+        e = None if energy is None else float(energy)
+        if precision == 32 and not properties and not atom_properties:
+            return cls(_core.frame_encode(nsites, ncodim, nm, t, m, pos, f, e, c, p, q, s))
+        from . import _props
+
+        sfx = "" if precision == 32 else "64"
+        arrays = {"types": t, "masses" + sfx: m, "positions" + sfx: pos, "forces" + sfx: f,
+                  "cell" + sfx: c, "pbc": p, "charges" + sfx: q, "stress" + sfx: s}
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        return cls(_core.frame_encode_ex(nsites, ncodim, nm, arrays, e,
+                                         _props.encode(properties or {}, None),
+                                         _props.encode(atom_properties or {}, nsites)))
 
     # ---- scalar fields -------------------------------------------------------------------
     @property
@@ -198,14 +221,48 @@ class BackedAtomicData:
         if a is None:
             off = self._offs[which]
             if off < 0:
-                return None
+                if dtype is not _F32 or which not in _TWIN:
+                    return None
+                off = self._extras()[0][_TWIN[which]]  # a float64 frame: its float64 array
+                if off < 0:
+                    return None
+                dtype = _F64
             a = self._views[which] = np.frombuffer(self.raw, dtype=dtype, count=count,
                                                    offset=off)
         return a
 
+    def _extras(self) -> tuple:
+        if self._x is None:
+            self._x = _core.frame_extras(self.raw)
+        return self._x
+
+    @property
+    def precision(self) -> int:
+        """64 when the frame stores float64 positions (and other real arrays), else 32."""
+        return 64 if self._offs[_POSITIONS] < 0 and self._extras()[0][0] >= 0 else 32
+
+    def _props(self, per_atom: int) -> dict:
+        from . import _props
+
+        return _props.decode(self.raw, self._extras()[1 + per_atom])
+
+    @property
+    def properties(self) -> dict:
+        """The per-frame properties (ASE's atoms.info): name -> value. Numeric and bool arrays
+        are read-only numpy views of the record (zero-copy); scalars are Python numbers; strings
+        are str (arrays of them numpy str arrays); JSON properties are decoded."""
+        return self._props(0)
+
+    @property
+    def atom_properties(self) -> dict:
+        """The per-atom properties (ASE's atoms.arrays): name -> numpy array of n_sites rows
+        (views of the record; strings copied)."""
+        return self._props(1)
+
     @property
     def masses(self) -> np.ndarray:
-        """float32 (n_sites,)."""
+        """float32 (n_sites,); float64 in a float64 frame (so are pos, forces, cell, charges,
+        stress: whatever precision the writer gave)."""
         a = self._array(_MASSES, _F32, self._nsites)
         return a if a is not None else np.empty(0, _F32)
 
@@ -263,7 +320,7 @@ class BackedAtomicData:
 
     # ---- conveniences --------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """The present fields (arrays are still views)."""
+        """The present fields (arrays are still views; float32 or float64 as stored)."""
         d = {"name": self.name, "n_sites": self.n_sites, "masses": self.masses,
              "atom_types": self.atom_types, "pos": self.pos}
         for k in ("forces", "energy", "cell", "pbc", "charges", "stress"):
@@ -297,8 +354,8 @@ class BackedAtomicData:
                 f"{self.nbytes} bytes>")
 
 
-def _f32_array(x: Any, what: str, n: int) -> np.ndarray:
-    a = np.ascontiguousarray(x, dtype=_F32).reshape(-1)
+def _f32_array(x: Any, what: str, n: int, dtype: np.dtype = _F32) -> np.ndarray:
+    a = np.ascontiguousarray(x, dtype=dtype).reshape(-1)
     if a.size != n:
         raise ValueError(f"{what} needs {n} values, got {a.size}")
     return a

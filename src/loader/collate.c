@@ -103,9 +103,16 @@ static void fill_f32(float *dst, uint64_t count, float v)
         dst[i] = v;
 }
 
-/* Copies `count` floats, or fills NaN when the frame lacks the array; returns 1 when present. */
-static uint8_t copy_or_nan(float *dst, const float *src, uint64_t count)
+/* Copies `count` floats from whichever of src (float32) / src64 (a float64 frame's array,
+ * narrowed: batches are float32) is set, or fills NaN when the frame lacks the array; returns
+ * 1 when present. */
+static uint8_t copy_or_nan(float *dst, const float *src, const double *src64, uint64_t count)
 {
+    if (src64) {
+        for (uint64_t j = 0; j < count; j++)
+            dst[j] = (float)vls_frame_real(NULL, src64, (size_t)j);
+        return 1;
+    }
     if (!src) {
         fill_f32(dst, count, NAN);
         return 0;
@@ -153,9 +160,11 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
                      key_text(&recs[i], kt, sizeof kt), fmsg);
             return rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc;
         }
-        if (f.nsites > 0 && (!f.types || !f.masses || !f.positions)) {
+        if (f.nsites > 0 && (!f.types || !(f.masses || f.masses64) ||
+                             !(f.positions || f.positions64))) {
             /* a frame whose arrays come in a form this collation does not read (a newer
-             * frame format, e.g. float64 positions only): refuse rather than guess */
+             * frame format): refuse rather than guess. float64 frames (format v2) are read
+             * and narrowed to the batch's float32 by copy_or_nan. */
             snprintf(msg, msgcap, "batch record %zu (key \"%s\") has no float32 types, "
                      "masses or positions to collate", i, key_text(&recs[i], kt, sizeof kt));
             return VLS_E_INVAL;
@@ -188,8 +197,8 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
         vls_frame_view(recs[i].data, (size_t)recs[i].len, &f);
         uint64_t ns = (uint64_t)f.nsites;
         if (ns) {
-            memcpy(ARR(out, VLS_BATCH_POS, float) + a * D, f.positions, ns * D * sizeof(float));
-            memcpy(ARR(out, VLS_BATCH_MASSES, float) + a, f.masses, ns * sizeof(float));
+            copy_or_nan(ARR(out, VLS_BATCH_POS, float) + a * D, f.positions, f.positions64, ns * D);
+            copy_or_nan(ARR(out, VLS_BATCH_MASSES, float) + a, f.masses, f.masses64, ns);
         }
         int64_t *z = ARR(out, VLS_BATCH_ATOMIC_NUMBERS, int64_t) + a;
         int64_t *bi = ARR(out, VLS_BATCH_BATCH, int64_t) + a;
@@ -200,16 +209,14 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
             bi[s] = (int64_t)i;
         }
         ARR(out, VLS_BATCH_HAS_FORCES, uint8_t)[i] =
-            copy_or_nan(ARR(out, VLS_BATCH_FORCES, float) + a * D, f.forces, ns * D);
+            copy_or_nan(ARR(out, VLS_BATCH_FORCES, float) + a * D, f.forces, f.forces64, ns * D);
         ARR(out, VLS_BATCH_HAS_CHARGES, uint8_t)[i] =
-            copy_or_nan(ARR(out, VLS_BATCH_CHARGES, float) + a, f.charges, ns);
+            copy_or_nan(ARR(out, VLS_BATCH_CHARGES, float) + a, f.charges, f.charges64, ns);
         ARR(out, VLS_BATCH_HAS_STRESS, uint8_t)[i] =
-            copy_or_nan(ARR(out, VLS_BATCH_STRESS, float) + 9 * i, f.stress, 9);
+            copy_or_nan(ARR(out, VLS_BATCH_STRESS, float) + 9 * i, f.stress, f.stress64, 9);
         float *cell = ARR(out, VLS_BATCH_CELL, float) + 9 * i;
-        ARR(out, VLS_BATCH_HAS_CELL, uint8_t)[i] = f.cell != NULL;
-        if (f.cell)
-            memcpy(cell, f.cell, 9 * sizeof *cell);
-        else
+        ARR(out, VLS_BATCH_HAS_CELL, uint8_t)[i] = f.cell || f.cell64;
+        if (!copy_or_nan(cell, f.cell, f.cell64, 9))
             fill_f32(cell, 9, 0.0f);
         uint8_t *pbc = ARR(out, VLS_BATCH_PBC, uint8_t) + 3 * i;
         ARR(out, VLS_BATCH_HAS_PBC, uint8_t)[i] = f.pbc != NULL;
