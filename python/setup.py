@@ -102,7 +102,7 @@ core = Extension(
 
 setup(
     name="vlstore",
-    version="0.1.0",
+    version="0.2.0",  # the C library's version (VLS_VERSION_STRING in include/vlstore.h)
     description="Variable-length records (MD frames) in one compressed, chunked, crash-safe "
     "file: the seed's Python API on the vlstore C library",
     license="Apache-2.0",
