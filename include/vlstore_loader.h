@@ -186,8 +186,10 @@ VLS_API const char *vls_loader_errmsg(const vls_loader *ld);
  *  KEYS          keys            uint8    Σ key bytes  the records' keys back to back
  *  KEY_PTR       key_ptr         int64    B+1          key i is keys[key_ptr[i], key_ptr[i+1])
  *  bool is one byte holding 0 or 1. Every array starts 64-byte aligned.
- *  Each array reports its dtype: a later frame format with float64 positions, forces, cell or
- *  stress will report VLS_DTYPE_F64 for those arrays rather than change their meaning. */
+ *  float32 above is the dtype of a batch of float32 frames. pos, forces, masses, charges, cell
+ *  and stress are float64 (VLS_DTYPE_F64) in a batch where any frame holds that array in
+ *  float64 (frame format v2): the float32 frames' values are widened, exactly, and nothing is
+ *  narrowed. Each array reports its dtype; read it rather than assume float32. */
 enum {
     VLS_BATCH_POS,
     VLS_BATCH_FORCES,
@@ -248,8 +250,8 @@ typedef struct vls_frame_batch {
  *  *needed (always set when needed is not NULL); VLS_E_CORRUPT or VLS_E_TRUNCATED (as
  *  vls_frame_verify) when a record is not a valid frame; VLS_E_INVAL for NULL arguments, an
  *  unaligned buf, frames of different ncodim, or a frame with sites but without types,
- *  masses or positions (a later frame format this version does not collate). Frames with
- *  float64 arrays (frame format v2) are collated, narrowed to the batch's float32. */
+ *  masses or positions (a later frame format this version does not collate). A float64 array
+ *  of any frame (frame format v2) makes that batch array float64 (see "Frame batches"). */
 VLS_API int vls_frame_batch_collate(const vls_record *recs, size_t n, void *buf, size_t cap,
                                     size_t *needed, vls_frame_batch *out);
 

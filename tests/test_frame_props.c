@@ -10,7 +10,7 @@
  *     single-byte or single-word mutation (run under ASan by make test-asan);
  *   - a view of a frame with 64-bit arrays reports aligned == 0 at a 4-but-not-8-aligned
  *     address, and vls_frame_view_aligned() copies it to aligned scratch;
- *   - the loader's collation takes float64 frames (narrowed to its float32 batch arrays).
+ *   - the loader's collation keeps float64 (a batch with a float64 frame has float64 arrays).
  */
 #include "vlstore_frame.h"
 #include "vlstore_loader.h"
@@ -296,31 +296,70 @@ static void test_refusals(void) {
     CHECK(strcmp(vls_dtype_name(VLS_DT_I64), "int64") == 0 && vls_dtype_size(VLS_DT_STR) == 0);
 }
 
+/* A batch of a float64 frame and a float32 frame: the real arrays the float64 frame holds in
+ * float64 come out float64 (its values exact, the float32 frame's widened), nothing narrowed. */
 static void test_collate_float64(void) {
-    vls_frame f;
-    build(&f);
-    void *buf;
-    size_t len, needed = 0;
-    CHECK(vls_frame_encode_alloc(&f, &buf, &len) == VLS_OK);
-    vls_record rec;
-    memset(&rec, 0, sizeof rec);
-    rec.data = buf;
-    rec.len = len;
-    rec.key = "k";
-    rec.klen = 1;
+    vls_frame f64, f32;
+    build(&f64);
+    float pos32[NS * 3], mass32[NS];
+    for (int i = 0; i < NS * 3; i++)
+        pos32[i] = (float)(i * 0.25 - 1.0);
+    for (int i = 0; i < NS; i++)
+        mass32[i] = (float)(1.0 + i);
+    vls_frame_init(&f32);
+    f32.nsites = NS;
+    f32.types = types;
+    f32.positions = pos32;
+    f32.masses = mass32; /* no forces, cell, stress, charges */
+    void *buf64, *buf32;
+    size_t len64, len32, needed = 0;
+    CHECK(vls_frame_encode_alloc(&f64, &buf64, &len64) == VLS_OK);
+    CHECK(vls_frame_encode_alloc(&f32, &buf32, &len32) == VLS_OK);
+    vls_record rec[2];
+    memset(rec, 0, sizeof rec);
+    rec[0].data = buf64, rec[0].len = len64, rec[0].key = "a", rec[0].klen = 1;
+    rec[1].data = buf32, rec[1].len = len32, rec[1].key = "b", rec[1].klen = 1;
     vls_frame_batch b;
-    CHECK(vls_frame_batch_collate(&rec, 1, NULL, 0, &needed, &b) == VLS_E_TOOSMALL && needed);
+    CHECK(vls_frame_batch_collate(rec, 2, NULL, 0, &needed, &b) == VLS_E_TOOSMALL && needed);
     void *mem = aligned_alloc(64, (needed + 63) / 64 * 64);
-    int rc = vls_frame_batch_collate(&rec, 1, mem, needed, &needed, &b);
+    int rc = vls_frame_batch_collate(rec, 2, mem, needed, &needed, &b);
     if (rc) fprintf(stderr, "collate: %s\n", vls_errmsg(NULL));
-    CHECK(rc == VLS_OK && b.natoms_total == NS);
+    CHECK(rc == VLS_OK && b.natoms_total == 2 * NS);
     if (rc == VLS_OK) {
-        const float *pos = b.arrays[VLS_BATCH_POS].data, *frc = b.arrays[VLS_BATCH_FORCES].data;
-        const float *mass = b.arrays[VLS_BATCH_MASSES].data;
-        CHECK(pos[4] == (float)pos64[4] && frc[14] == (float)frc64[14] && mass[4] == (float)mass64[4]);
+        static const int wide[] = {VLS_BATCH_POS, VLS_BATCH_FORCES, VLS_BATCH_MASSES,
+                                   VLS_BATCH_CHARGES, VLS_BATCH_CELL, VLS_BATCH_STRESS};
+        for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+            CHECK(b.arrays[wide[i]].dtype == VLS_DTYPE_F64);
+        CHECK(b.arrays[VLS_BATCH_ENERGY].dtype == VLS_DTYPE_F64);
+        const double *pos = b.arrays[VLS_BATCH_POS].data, *frc = b.arrays[VLS_BATCH_FORCES].data;
+        const double *mass = b.arrays[VLS_BATCH_MASSES].data, *cell = b.arrays[VLS_BATCH_CELL].data;
+        const double *stress = b.arrays[VLS_BATCH_STRESS].data;
+        const uint8_t *has_forces = b.arrays[VLS_BATCH_HAS_FORCES].data;
+        const uint8_t *has_cell = b.arrays[VLS_BATCH_HAS_CELL].data;
+        CHECK(!memcmp(pos, pos64, sizeof pos64) && !memcmp(frc, frc64, sizeof frc64));
+        CHECK(!memcmp(mass, mass64, sizeof mass64) && !memcmp(cell, cell64, sizeof cell64));
+        CHECK(!memcmp(stress, stress64, sizeof stress64));
+        int widened = 1;
+        for (int i = 0; i < NS * 3; i++)
+            widened &= pos[NS * 3 + i] == (double)pos32[i] && isnan(frc[NS * 3 + i]);
+        for (int i = 0; i < NS; i++)
+            widened &= mass[NS + i] == (double)mass32[i];
+        for (int i = 0; i < 9; i++)
+            widened &= cell[9 + i] == 0.0 && isnan(stress[9 + i]);
+        CHECK(widened);
+        CHECK(has_forces[0] == 1 && has_forces[1] == 0 && has_cell[0] == 1 && has_cell[1] == 0);
+    }
+    /* the float32 frame alone: float32 arrays, as stored */
+    rc = vls_frame_batch_collate(&rec[1], 1, mem, needed, &needed, &b);
+    CHECK(rc == VLS_OK);
+    if (rc == VLS_OK) {
+        CHECK(b.arrays[VLS_BATCH_POS].dtype == VLS_DTYPE_F32 &&
+              b.arrays[VLS_BATCH_FORCES].dtype == VLS_DTYPE_F32);
+        CHECK(!memcmp(b.arrays[VLS_BATCH_POS].data, pos32, sizeof pos32));
     }
     free(mem);
-    free(buf);
+    free(buf64);
+    free(buf32);
 }
 
 int main(void) {

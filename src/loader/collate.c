@@ -45,9 +45,28 @@ static const struct {
     [VLS_BATCH_KEY_PTR] = {"key_ptr", VLS_DTYPE_I64, 8},
 };
 
-/* Shapes and offsets of every array for B frames, N atoms of D coordinates, K key bytes;
- * data pointers are left NULL. */
-static void batch_layout(vls_frame_batch *b, uint64_t B, uint64_t N, uint32_t D, uint64_t K)
+/* The real-valued arrays a float64 frame (format v2) can carry: a batch's array of one of
+ * these is float64 when any of its frames holds that array in float64 (the float32 frames are
+ * widened, exactly), float32 otherwise. Nothing is narrowed. */
+static int is_real_array(int i)
+{
+    return i == VLS_BATCH_POS || i == VLS_BATCH_FORCES || i == VLS_BATCH_MASSES ||
+           i == VLS_BATCH_CHARGES || i == VLS_BATCH_CELL || i == VLS_BATCH_STRESS;
+}
+
+/* Which real arrays of frame f are float64, as a bit mask over VLS_BATCH_* indices. */
+static uint32_t frame_wide_arrays(const vls_frame *f)
+{
+    return (f->positions64 ? 1u << VLS_BATCH_POS : 0) | (f->forces64 ? 1u << VLS_BATCH_FORCES : 0) |
+           (f->masses64 ? 1u << VLS_BATCH_MASSES : 0) |
+           (f->charges64 ? 1u << VLS_BATCH_CHARGES : 0) | (f->cell64 ? 1u << VLS_BATCH_CELL : 0) |
+           (f->stress64 ? 1u << VLS_BATCH_STRESS : 0);
+}
+
+/* Shapes and offsets of every array for B frames, N atoms of D coordinates, K key bytes, the
+ * real arrays named in `wide` as float64; data pointers are left NULL. */
+static void batch_layout(vls_frame_batch *b, uint64_t B, uint64_t N, uint32_t D, uint64_t K,
+                         uint32_t wide)
 {
     memset(b, 0, sizeof *b);
     b->nframes = B;
@@ -58,6 +77,9 @@ static void batch_layout(vls_frame_batch *b, uint64_t B, uint64_t N, uint32_t D,
         vls_batch_array *a = &b->arrays[i];
         a->name = array_spec[i].name;
         a->dtype = array_spec[i].dtype;
+        uint32_t itemsize = array_spec[i].itemsize;
+        if (is_real_array(i) && (wide >> i & 1u))
+            a->dtype = VLS_DTYPE_F64, itemsize = 8;
         switch (i) {
         case VLS_BATCH_POS:
         case VLS_BATCH_FORCES: a->ndim = 2, a->shape[0] = N, a->shape[1] = D; break;
@@ -76,7 +98,7 @@ static void batch_layout(vls_frame_batch *b, uint64_t B, uint64_t N, uint32_t D,
         uint64_t count = 1;
         for (uint32_t d = 0; d < a->ndim; d++)
             count *= a->shape[d];
-        a->nbytes = count * array_spec[i].itemsize;
+        a->nbytes = count * itemsize;
         a->offset = off;
         off = (off + a->nbytes + (BATCH_ALIGN - 1)) & ~(uint64_t)(BATCH_ALIGN - 1);
     }
@@ -97,32 +119,29 @@ static const char *key_text(const vls_record *r, char *out, size_t cap)
     return out;
 }
 
-static void fill_f32(float *dst, uint64_t count, float v)
-{
-    for (uint64_t i = 0; i < count; i++)
-        dst[i] = v;
-}
-
-/* Copies `count` floats from whichever of src (float32) / src64 (a float64 frame's array,
- * narrowed: batches are float32) is set, or fills NaN when the frame lacks the array; returns
- * 1 when present. */
-static uint8_t copy_or_nan(float *dst, const float *src, const double *src64, uint64_t count)
-{
-    if (src64) {
-        for (uint64_t j = 0; j < count; j++)
-            dst[j] = (float)vls_frame_real(NULL, src64, (size_t)j);
-        return 1;
-    }
-    if (!src) {
-        fill_f32(dst, count, NAN);
-        return 0;
-    }
-    if (count)
-        memcpy(dst, src, count * sizeof *dst);
-    return 1;
-}
-
 #define ARR(b, i, type) ((type *)(b)->arrays[i].data)
+
+/* Copies `count` values into batch array `which` of `out`, from element `at` on, from whichever
+ * of src (float32) / src64 (float64) the frame has, or writes `fill` when it has neither;
+ * returns 1 when the frame has the array. The batch array is float32 or float64 (see
+ * is_real_array); a float64 source only meets a float64 array, so nothing is narrowed. */
+static uint8_t copy_real(vls_frame_batch *out, int which, uint64_t at, const float *src,
+                         const double *src64, uint64_t count, double fill)
+{
+    if (out->arrays[which].dtype == VLS_DTYPE_F64) {
+        double *dst = ARR(out, which, double) + at;
+        for (uint64_t j = 0; j < count; j++)
+            dst[j] = (src || src64) ? vls_frame_real(src, src64, (size_t)j) : fill;
+    } else {
+        float *dst = ARR(out, which, float) + at;
+        if (src && count)
+            memcpy(dst, src, count * sizeof *dst);
+        else
+            for (uint64_t j = 0; j < count; j++)
+                dst[j] = (float)fill;
+    }
+    return src || src64;
+}
 
 /* vls_frame_batch_collate with the detail of a failure in msg[0..msgcap): the loader wraps it
  * into its own message, the public function into the thread's handle-less one. */
@@ -150,7 +169,7 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
 
     /* pass 1: verify, and sum atoms and key bytes */
     uint64_t N = 0, K = 0;
-    uint32_t D = 0;
+    uint32_t D = 0, wide = 0;
     vls_frame f;
     for (size_t i = 0; i < n; i++) {
         int rc = vls_frame_view(recs[i].data, (size_t)recs[i].len, &f);
@@ -163,8 +182,8 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
         if (f.nsites > 0 && (!f.types || !(f.masses || f.masses64) ||
                              !(f.positions || f.positions64))) {
             /* a frame whose arrays come in a form this collation does not read (a newer
-             * frame format): refuse rather than guess. float64 frames (format v2) are read
-             * and narrowed to the batch's float32 by copy_or_nan. */
+             * frame format): refuse rather than guess. float64 arrays (format v2) are
+             * collated as float64 (frame_wide_arrays). */
             snprintf(msg, msgcap, "batch record %zu (key \"%s\") has no float32 types, "
                      "masses or positions to collate", i, key_text(&recs[i], kt, sizeof kt));
             return VLS_E_INVAL;
@@ -179,8 +198,9 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
         }
         N += (uint64_t)f.nsites;
         K += recs[i].klen;
+        wide |= frame_wide_arrays(&f);
     }
-    batch_layout(out, n, N, D ? D : 3, K);
+    batch_layout(out, n, N, D ? D : 3, K, wide);
     if (needed)
         *needed = (size_t)out->nbytes;
     if (out->nbytes > cap) {
@@ -196,10 +216,8 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
     for (size_t i = 0; i < n; i++) {
         vls_frame_view(recs[i].data, (size_t)recs[i].len, &f);
         uint64_t ns = (uint64_t)f.nsites;
-        if (ns) {
-            copy_or_nan(ARR(out, VLS_BATCH_POS, float) + a * D, f.positions, f.positions64, ns * D);
-            copy_or_nan(ARR(out, VLS_BATCH_MASSES, float) + a, f.masses, f.masses64, ns);
-        }
+        copy_real(out, VLS_BATCH_POS, a * D, f.positions, f.positions64, ns * D, NAN);
+        copy_real(out, VLS_BATCH_MASSES, a, f.masses, f.masses64, ns, NAN);
         int64_t *z = ARR(out, VLS_BATCH_ATOMIC_NUMBERS, int64_t) + a;
         int64_t *bi = ARR(out, VLS_BATCH_BATCH, int64_t) + a;
         for (uint64_t s = 0; s < ns; s++) {
@@ -209,15 +227,13 @@ static int collate(const vls_record *recs, size_t n, void *buf, size_t cap, size
             bi[s] = (int64_t)i;
         }
         ARR(out, VLS_BATCH_HAS_FORCES, uint8_t)[i] =
-            copy_or_nan(ARR(out, VLS_BATCH_FORCES, float) + a * D, f.forces, f.forces64, ns * D);
+            copy_real(out, VLS_BATCH_FORCES, a * D, f.forces, f.forces64, ns * D, NAN);
         ARR(out, VLS_BATCH_HAS_CHARGES, uint8_t)[i] =
-            copy_or_nan(ARR(out, VLS_BATCH_CHARGES, float) + a, f.charges, f.charges64, ns);
+            copy_real(out, VLS_BATCH_CHARGES, a, f.charges, f.charges64, ns, NAN);
         ARR(out, VLS_BATCH_HAS_STRESS, uint8_t)[i] =
-            copy_or_nan(ARR(out, VLS_BATCH_STRESS, float) + 9 * i, f.stress, f.stress64, 9);
-        float *cell = ARR(out, VLS_BATCH_CELL, float) + 9 * i;
-        ARR(out, VLS_BATCH_HAS_CELL, uint8_t)[i] = f.cell || f.cell64;
-        if (!copy_or_nan(cell, f.cell, f.cell64, 9))
-            fill_f32(cell, 9, 0.0f);
+            copy_real(out, VLS_BATCH_STRESS, 9 * i, f.stress, f.stress64, 9, NAN);
+        ARR(out, VLS_BATCH_HAS_CELL, uint8_t)[i] =
+            copy_real(out, VLS_BATCH_CELL, 9 * i, f.cell, f.cell64, 9, 0.0);
         uint8_t *pbc = ARR(out, VLS_BATCH_PBC, uint8_t) + 3 * i;
         ARR(out, VLS_BATCH_HAS_PBC, uint8_t)[i] = f.pbc != NULL;
         for (int d = 0; d < 3; d++)
