@@ -1,9 +1,13 @@
 /* cmd_frames.c — import-xyz (trajectories into frame records) and show (print a frame). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "progress.h"
 #include "vlstore_frame.h"
 
 /* Key prefixes unique per input path: each path relative to the longest directory prefix the
@@ -63,15 +67,19 @@ int cmd_import_xyz(int argc, char **argv)
     static const char use[] =
         "usage: vlstore import-xyz STORE FILE... [--energy-key K] [--forces-key K]\n"
         "                          [--stress-key K] [--float32] [--replace] [--commit-every N]\n"
+        "                          [--quiet]\n"
         "Reads extended or plain XYZ trajectories; every frame becomes a frame record keyed\n"
         "<path relative to the files' common directory, without extension>/<frame index>.\n"
         "Everything is kept: every Properties column and comment-line key becomes a frame\n"
         "property typed as ASE types it; energy/forces/stress come from --energy-key etc.\n"
         "(default: energy, else REF_energy; forces, else REF_forces; stress, else REF_stress).\n"
         "Numbers are stored as float64 (exactly as written) unless --float32.\n"
-        "An existing key is never overwritten unless --replace.\n";
+        "An existing key is never overwritten unless --replace.\n"
+        "On a terminal, a progress line (bytes read of all files) goes to stderr; --quiet\n"
+        "turns it off.\n";
     if (cli_wants_help(argc, argv))
         return printf("%s", use), EXIT_OK;
+    progress_quiet(cli_take_flag(&argc, argv, "--quiet"));
     long every = 0;
     const char *store = NULL, *ekey = NULL, *fkey = NULL, *skey = NULL;
     int float32 = 0, replace = 0;
@@ -123,11 +131,27 @@ int cmd_import_xyz(int argc, char **argv)
     unsigned long long atoms = 0;
     double t0 = cli_now();
     int status = EXIT_OK;
+    /* progress in bytes of input: the files' sizes are known up front, their frames are not */
+    uint64_t total_bytes = 0, done_bytes = 0;
+    for (int fi = 0; fi < nfiles; fi++) {
+        struct stat st;
+        if (stat(files[fi], &st) == 0 && S_ISREG(st.st_mode))
+            total_bytes += (uint64_t)st.st_size;
+    }
+    progress_start(total_bytes, "bytes");
     for (int fi = 0; fi < nfiles && status == EXIT_OK; fi++) {
         vls_xyz *p;
-        if ((rc = vls_xyz_open(files[fi], &p)) != VLS_OK) {
+        FILE *fp = fopen(files[fi], "rb");
+        if (!fp) {
             fprintf(stderr, "vlstore import-xyz: cannot open %s: %s\n", files[fi],
+                    strerror(errno));
+            status = EXIT_FAIL;
+            break;
+        }
+        if ((rc = vls_xyz_open_file(fp, files[fi], &p)) != VLS_OK) {
+            fprintf(stderr, "vlstore import-xyz: cannot read %s: %s\n", files[fi],
                     vls_xyz_errmsg(NULL));
+            fclose(fp);
             status = EXIT_FAIL;
             break;
         }
@@ -177,6 +201,10 @@ int cmd_import_xyz(int argc, char **argv)
             rc = VLS_OK;
             frames++;
             atoms += (unsigned long long)f.nsites;
+            if ((frames & 63) == 0) {
+                off_t at = ftello(fp); /* the parser reads ahead by its buffer: close enough */
+                progress_update(done_bytes + (at > 0 ? (uint64_t)at : 0));
+            }
         }
         for (int k = 0; k < nnotes; k++)
             fprintf(stderr, "vlstore import-xyz: %s: not kept in %ld frame(s) from frame %ld: %s\n",
@@ -186,7 +214,12 @@ int cmd_import_xyz(int argc, char **argv)
             status = EXIT_FAIL;
         }
         vls_xyz_close(p);
+        off_t at = ftello(fp);
+        done_bytes += at > 0 ? (uint64_t)at : 0;
+        fclose(fp);
+        progress_update(done_bytes);
     }
+    progress_end();
     free(buf);
     free(files);
     /* frames read before a bad line are still committed: they are whole and correct */

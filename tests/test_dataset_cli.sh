@@ -241,5 +241,11 @@ expect_exit 0 "$VLSTORE" meta rec.vls units
 is "recover keeps the metadata" "$(cat "$TMP/out")" eV
 VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" export sh1.vls exported --quiet
 check "--quiet export: no progress" test ! -s "$TMP/err"
+rm -f px.vls
+VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" import-xyz px.vls mix.xyz
+err_has "MB (100.0%)"
+rm -f px.vls
+VLSTORE_PROGRESS=1 expect_exit 0 "$VLSTORE" import-xyz px.vls mix.xyz --quiet
+check "--quiet import-xyz: no progress" test ! -s "$TMP/err"
 
 finish
