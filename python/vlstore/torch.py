@@ -141,24 +141,9 @@ class FrameDataset(IterableDataset):
         world: Optional[int] = None,
     ) -> None:
         super().__init__()
-        if isinstance(source, Depot):
-            if codec is BackedAtomicDataCodec:
-                codec = source.codec
-            source = source.backing
-        if isinstance(source, SChunkStore):
-            if source.location is None:
-                raise ValueError("FrameDataset needs a file (workers open it themselves), not "
-                                 "an in-memory store")
-            if not source.read_only:
-                source.commit()  # the workers open the file: they see what is committed
-            source = source.location
-        if isinstance(source, (str, os.PathLike)):
-            paths = [os.fspath(source)]
-        else:
-            paths = [os.fspath(p) for p in source]
-        if not paths:
-            raise ValueError("no files given")
-        self.paths: List[str] = paths
+        if isinstance(source, Depot) and codec is BackedAtomicDataCodec:
+            codec = source.codec
+        self.paths: List[str] = _paths_of(source)
         self.codec = codec
         if transform is None:
             transform = frame_to_tensors if codec is BackedAtomicDataCodec else _pair
