@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,3 +84,59 @@ int test_has_key(vls_store *s, const char *key)
     int found = 0;
     return vls_contains(s, key, strlen(key), &found) == VLS_OK ? found : -1;
 }
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* The sanitizer runtimes' allocator interface (sanitizer/allocator_interface.h, which GCC
+ * does not install). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+
+static _Atomic size_t heap_peak;
+static size_t heap_limit;
+
+/* After each allocation: the whole process's live heap, as RLIMIT_AS counts the whole
+ * process's address space. */
+static void note_heap(const volatile void *p, size_t size)
+{
+    (void)p, (void)size;
+    size_t now = __sanitizer_get_current_allocated_bytes();
+    size_t peak = heap_peak;
+    while (now > peak && !__atomic_compare_exchange_n(&heap_peak, &peak, now, 0,
+                                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+static void ignore_free(const volatile void *p)
+{
+    (void)p;
+}
+
+void test_limit_memory(size_t bytes)
+{
+    heap_limit = bytes;
+    heap_peak = __sanitizer_get_current_allocated_bytes();
+    __sanitizer_install_malloc_and_free_hooks(note_heap, ignore_free);
+}
+
+int test_memory_exceeded(void)
+{
+    if (heap_peak > heap_limit) {
+        fprintf(stderr, "heap peak %zu bytes, past the limit of %zu\n", (size_t)heap_peak,
+                heap_limit);
+        return 1;
+    }
+    return 0;
+}
+#else
+void test_limit_memory(size_t bytes)
+{
+    struct rlimit lim = {bytes, bytes};
+    setrlimit(RLIMIT_AS, &lim);
+}
+
+int test_memory_exceeded(void)
+{
+    return 0;
+}
+#endif

@@ -46,6 +46,15 @@ void test_fill(void *buf, size_t len, uint64_t seed, int compressible);
 /* Counts a check that cannot run here (a package is missing), printing why: the test then
  * reports "Skipped" to ctest (exit 77), never a pass. */
 void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Bounds what this process may allocate from now on (call it in a forked child). A normal
+ * build sets RLIMIT_AS, so an allocation past the limit fails. Under AddressSanitizer or
+ * ThreadSanitizer, which reserve terabytes of address space and cannot start under such a
+ * limit, malloc/free hooks count the live heap bytes instead, and test_memory_exceeded()
+ * says afterwards whether their peak went past the limit: the same check, made on the heap. */
+void test_limit_memory(size_t bytes);
+/* 1 when the peak of live heap bytes counted since test_limit_memory() went past its limit
+ * (sanitizer builds; 0 otherwise, where the limit itself made the allocation fail). */
+int test_memory_exceeded(void);
 /* Prints the summary line and returns the exit status: 1 when a check failed or none ran at all
  * (a test that proved nothing fails), 77 (ctest's SKIP_RETURN_CODE) when one was skipped, else 0. */
 int test_done(const char *name);
