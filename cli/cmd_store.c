@@ -9,34 +9,40 @@
 #include "cli.h"
 #include "progress.h"
 
-/* Reads a whole stream into memory. */
-static int slurp(FILE *f, unsigned char **out, size_t *len)
+/* Streams the bytes of f into a record under key through a vls_record_writer, 1 MiB at a
+ * time, so a record of any size is put in bounded memory. len is the input's size when it is
+ * a regular file (checked again at the end: a file that grows or shrinks meanwhile fails),
+ * else VLS_LEN_UNKNOWN. On any failure the store is rolled back to its last commit. */
+static int put_stream(vls_store *s, const unsigned char *key, size_t klen, FILE *f,
+                      const char *name, uint64_t len)
 {
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    if (!buf)
-        return -1;
-    for (;;) {
-        if (n == cap) {
-            unsigned char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                return -1;
-            }
-            buf = b;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
+    enum { PIECE = 1 << 20 };
+    unsigned char *buf = malloc(PIECE);
+    vls_record_writer *w = NULL;
+    int rc = buf ? vls_record_create(s, key, klen, len, 0, &w) : VLS_E_NOMEM;
+    size_t n;
+    while (rc == VLS_OK && (n = fread(buf, 1, PIECE, f)) > 0)
+        rc = vls_record_write(w, buf, n);
+    free(buf);
+    if (rc == VLS_OK && ferror(f)) {
+        fprintf(stderr, "vlstore put: reading %s failed: %s\n", name, strerror(errno));
+        vls_record_cancel(w);
+        vls_rollback(s);
+        return EXIT_FAIL;
     }
-    if (ferror(f)) {
-        free(buf);
-        return -1;
+    if (rc == VLS_OK) {
+        rc = vls_record_finish(w);
+        w = NULL;
     }
-    *out = buf;
-    *len = n;
-    return 0;
+    if (rc == VLS_OK)
+        rc = vls_commit(s);
+    if (rc != VLS_OK) {
+        cli_fail("put", s, rc);
+        vls_record_cancel(w);
+        vls_rollback(s);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
 }
 
 int cmd_put(int argc, char **argv)
@@ -72,34 +78,31 @@ int cmd_put(int argc, char **argv)
         free(key);
         return EXIT_FAIL;
     }
-    unsigned char *data;
-    size_t len;
-    r = slurp(f, &data, &len);
-    if (f != stdin)
-        fclose(f);
-    if (r != 0) {
-        fprintf(stderr, "vlstore put: cannot read %s\n", file);
-        free(key);
-        return EXIT_FAIL;
+    /* the record is streamed into the store as it is read: an input that is the store itself
+     * would be read while it grows (and was stored into itself before) */
+    struct stat in_st, store_st;
+    int in_known = fstat(fileno(f), &in_st) == 0;
+    if (in_known && stat(pos[0], &store_st) == 0 && cli_same_file(&in_st, &store_st)) {
+        fprintf(stderr, "vlstore put: refusing to store the store in itself (%s)\n", file);
+        r = EXIT_FAIL;
+        goto out;
     }
+    uint64_t len = in_known && S_ISREG(in_st.st_mode) ? (uint64_t)in_st.st_size
+                                                        : VLS_LEN_UNKNOWN;
     vls_store *s;
     int rc = vls_open(pos[0], VLS_CREATE, NULL, &s);
     if (rc != VLS_OK) {
-        free(data);
-        free(key);
-        return cli_fail("put", NULL, rc);
+        r = cli_fail("put", NULL, rc);
+        goto out;
     }
-    rc = vls_put(s, key, klen, data, len, 0);
-    free(data);
+    r = put_stream(s, key, klen, f, file, len);
+    if ((rc = vls_close(s)) != VLS_OK)
+        r = cli_fail("put", NULL, rc);
+out:
+    if (f != stdin)
+        fclose(f);
     free(key);
-    if (rc == VLS_OK)
-        rc = vls_commit(s);
-    if (rc != VLS_OK) {
-        cli_fail("put", s, rc);
-        vls_close(s);
-        return EXIT_FAIL;
-    }
-    return vls_close(s) == VLS_OK ? EXIT_OK : EXIT_FAIL;
+    return r;
 }
 
 int cmd_get(int argc, char **argv)

@@ -319,6 +319,33 @@ VLS_API int vls_record_open(vls_store *store, const void *key, size_t klen,
 VLS_API int vls_record_read(vls_record_reader *reader, void *buf, size_t cap, size_t *got);
 VLS_API void vls_record_close(vls_record_reader *reader);
 
+/*! Writing a record in pieces (a record of many GiB in bounded memory) :
+ *  vls_record_create() starts a record of len bytes under key (flags as vls_put), or of a
+ *  length not known yet when len is VLS_LEN_UNKNOWN (up to 2^48 bytes); vls_record_write()
+ *  appends the next n bytes; vls_record_finish() checks that exactly len bytes came, puts the
+ *  record under key (replacing any record there, as vls_put) and frees the writer, whatever
+ *  it returns; vls_record_cancel() drops the record and frees the writer (NULL is a no-op).
+ *  The record is part of the next vls_commit() like any put. Memory: the writer holds the
+ *  key and a hash state; the bytes go into the chunk being filled, never into a buffer of the
+ *  record's size.
+ *  One writer at a time per store. While it is open, vls_put, vls_commit and a second
+ *  vls_record_create fail with VLS_E_INVAL (they would interleave with its bytes); reads and
+ *  vls_delete work. vls_close cancels a record left open, frees its writer (which must not be
+ *  used after) and commits the rest; vls_rollback drops the record too, and then the writer's
+ *  calls fail with VLS_E_INVAL (cancel or finish still frees it).
+ *  A cancelled record whose first bytes already left the chunk being filled stays in the
+ *  file as unreferenced bytes (as a deleted record's do) until vls_compact.
+ *  Threads : one thread at a time on a writer, like every write.
+ *  Errors : VLS_E_INVAL (more bytes than len, fewer at finish, a writer already open or no
+ *  longer valid), VLS_E_EXISTS (VLS_NOREPLACE), VLS_E_TOOBIG, and those of vls_put. */
+#define VLS_LEN_UNKNOWN UINT64_MAX
+typedef struct vls_record_writer vls_record_writer;
+VLS_API int vls_record_create(vls_store *store, const void *key, size_t klen, uint64_t len,
+                              unsigned flags, vls_record_writer **out);
+VLS_API int vls_record_write(vls_record_writer *writer, const void *data, size_t n);
+VLS_API int vls_record_finish(vls_record_writer *writer);
+VLS_API void vls_record_cancel(vls_record_writer *writer);
+
 /*! vls_size() : the record's length in *len, without reading it. */
 VLS_API int vls_size(vls_store *store, const void *key, size_t klen, uint64_t *len);
 

@@ -113,6 +113,18 @@ seq 1 1400000 > big.txt
 expect_exit 0 "$VLSTORE" put "$S" big big.txt
 expect_exit 0 "$VLSTORE" get "$S" big -o big.got
 check "a multi-chunk record reads back" cmp -s big.got big.txt
+# put streams its input (a length known from the file, or not known: a pipe)
+P=$TMP/pipe.vls
+cat big.txt | { expect_exit 0 "$VLSTORE" put "$P" big-pipe; }
+expect_exit 0 "$VLSTORE" get "$P" big-pipe -o big-pipe.got
+check "a multi-chunk record put from a pipe reads back" cmp -s big-pipe.got big.txt
+before=$(size "$P")
+expect_exit 1 "$VLSTORE" put "$P" self "$P"
+err_has "refusing to store the store in itself"
+expect_exit 1 "$VLSTORE" put "$P" self - < "$P"
+check "a refused put leaves the store as it was" test "$(size "$P")" -eq "$before"
+expect_exit 0 "$VLSTORE" verify "$P"
+rm -f "$P"
 # keys: 1 .. 65536 bytes
 longkey=$(head -c 65536 /dev/zero | tr '\0' 'k')
 expect_exit 0 "$VLSTORE" put "$S" "$longkey" a.txt

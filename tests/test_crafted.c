@@ -231,6 +231,15 @@ static int same(int i, const void *p, size_t len)
     return len == orig_len[i] && memcmp(p, orig[i], len) == 0;
 }
 
+/* Names the read path that handed out wrong bytes (the case's line says which file). */
+static int say_wrong(const char *call, int variant, int i)
+{
+    fprintf(stderr, "  wrong bytes: %s, record %d, %s%s\n", call, i,
+            variant < 0 ? "loader" : variant & 2 ? "pread" : "mapped",
+            variant < 0 ? "" : variant & 1 ? ", with a cache" : "");
+    return 1;
+}
+
 /* Child: reads the crafted file every way. Exit 0: every read right or a clear error and at
  * least one error; 1: wrong bytes returned; 2: nothing noticed; 3: an error without message;
  * 4: an allocation of what the file claims failed (VLS_E_NOMEM). */
@@ -260,15 +269,15 @@ static int read_everything(void)
         for (int i = 0; i < NREC; i++) {
             size_t len = 0;
             rc = vls_get(s, names[i], strlen(names[i]), buf, MAXLEN, &len);
-            if (rc == VLS_OK)
-                wrong += !same(i, buf, len);
-            else if (rc != VLS_E_TOOSMALL)
+            if (rc == VLS_OK && !same(i, buf, len))
+                wrong += say_wrong("vls_get", variant, i);
+            else if (rc != VLS_OK && rc != VLS_E_TOOSMALL)
                 SEEN(rc);
             void *p = NULL;
             rc = vls_get_alloc(s, names[i], strlen(names[i]), &p, &len);
-            if (rc == VLS_OK)
-                wrong += !same(i, p, len);
-            else
+            if (rc == VLS_OK && !same(i, p, len))
+                wrong += say_wrong("vls_get_alloc", variant, i);
+            else if (rc != VLS_OK)
                 SEEN(rc);
             vls_free(p);
         }
@@ -280,8 +289,9 @@ static int read_everything(void)
         if (rc != VLS_OK)
             SEEN(rc);
         for (int i = 0; i < NREC; i++)
-            if (spans[i].status == VLS_OK)
-                wrong += !same(i, buf + spans[i].offset, (size_t)spans[i].length);
+            if (spans[i].status == VLS_OK &&
+                !same(i, buf + spans[i].offset, (size_t)spans[i].length))
+                wrong += say_wrong("vls_get_many", variant, i);
         static unsigned char chunk[1 << 20];
         for (uint64_t c = 0; c < vls_chunk_count(s); c++) {
             size_t len;
@@ -311,8 +321,9 @@ static int read_everything(void)
         while ((rc = vls_loader_next(ld, &recs, &m)) == 1)
             for (size_t k = 0; k < m; k++) {
                 int i = atoi((const char *)recs[k].key + 1);
-                wrong += i < 0 || i >= NREC || recs[k].klen != strlen(names[i]) ||
-                         !same(i, recs[k].data, (size_t)recs[k].len);
+                if (i < 0 || i >= NREC || recs[k].klen != strlen(names[i]) ||
+                    !same(i, recs[k].data, (size_t)recs[k].len))
+                    wrong += say_wrong("vls_loader_next", -1, i);
             }
         if (rc < 0) {
             errors++;
@@ -395,8 +406,11 @@ int main(void)
         ms[n++] = (mutation){M_SEGRAW, 0, 0, segraws[i]};
 
     int made = 0, per_kind[M_KINDS] = {0}, outcome[6][M_KINDS] = {{0}}, crashed[M_KINDS] = {0};
+    const char *only = getenv("VLS_CRAFTED_CASE"); /* one case, to look at it closely */
     for (int i = 0; i < n; i++) {
         const mutation *m = &ms[i];
+        if (only && atoi(only) != i)
+            continue;
         if (!copy_file(base_path, case_path))
             continue;
         if (m->kind == M_SEGRAW) {
@@ -453,7 +467,7 @@ int main(void)
         CHECK(outcome[0][k] == per_kind[k]);
     }
     printf("%d crafted files, %d ended in a clear error\n", made, total_ok);
-    CHECK(made > 500);
+    CHECK(made > (only ? 0 : 500));
     unlink(base_path);
     unlink(case_path);
     for (int i = 0; i < NREC; i++)

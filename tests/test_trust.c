@@ -631,6 +631,138 @@ static void test_record_reader(void)
     unlink(path);
 }
 
+/* A record written in pieces (vls_record_create/write/finish): the same record as vls_put,
+ * of a known or an unknown length; the other writes wait for it; a cancel drops its bytes;
+ * a rollback or a close drops the record. */
+static void test_record_writer(void)
+{
+    const char *path = test_path("trust-writer");
+    vls_options o = small_opts(1, 1);
+    vls_store *s;
+    enum { LEN = 30000 };
+    static unsigned char rec[LEN], got[LEN];
+    test_fill(rec, LEN, 9, 1);
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE, &o, &s));
+    CHECK_OK(s, vls_put_str(s, "a", "1", 1, 0));
+    vls_record_writer *w = NULL;
+    CHECK_OK(s, vls_record_create(s, "big", 3, LEN, 0, &w));
+    /* while it is open: no other put, no commit, no second writer; reads and deletes work */
+    vls_record_writer *w2 = (vls_record_writer *)&w2;
+    CHECK_RC(s, vls_record_create(s, "other", 5, 10, 0, &w2), VLS_E_INVAL);
+    CHECK(w2 == NULL);
+    CHECK_RC(s, vls_put_str(s, "b", "2", 1, 0), VLS_E_INVAL);
+    CHECK_RC(s, vls_commit(s), VLS_E_INVAL);
+    CHECK(strstr(vls_errmsg(s), "still being written") != NULL);
+    uint64_t len = 0;
+    CHECK_OK(s, vls_get_str(s, "a", got, sizeof got, &len));
+    CHECK(len == 1 && got[0] == '1');
+    for (size_t at = 0; at < LEN; at += 777)
+        CHECK_OK(s, vls_record_write(w, rec + at, LEN - at < 777 ? LEN - at : 777));
+    CHECK_RC(s, vls_record_write(w, rec, 1), VLS_E_INVAL); /* one byte past len */
+    CHECK_OK(s, vls_record_finish(w));
+    /* a length not known in advance */
+    CHECK_OK(s, vls_record_create(s, "open", 4, VLS_LEN_UNKNOWN, 0, &w));
+    CHECK_OK(s, vls_record_write(w, rec, 5000));
+    CHECK_OK(s, vls_record_write(w, rec + 5000, 0));
+    CHECK_OK(s, vls_record_write(w, rec + 5000, 1234));
+    CHECK_OK(s, vls_record_finish(w));
+    CHECK_RC(s, vls_record_create(s, "a", 1, 5, VLS_NOREPLACE, &w), VLS_E_EXISTS);
+    /* fewer bytes than announced: refused, and the record is not there */
+    CHECK_OK(s, vls_record_create(s, "short", 5, 100, 0, &w));
+    CHECK_OK(s, vls_record_write(w, rec, 50));
+    CHECK_RC(s, vls_record_finish(w), VLS_E_INVAL);
+    CHECK(has(s, "short") == 0);
+    CHECK_OK(s, vls_put_str(s, "b", "2", 1, 0)); /* writes go on after the writer ended */
+    CHECK_OK(s, vls_commit(s));
+    CHECK_OK(NULL, vls_close(s));
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+    CHECK_OK(s, vls_get_str(s, "big", got, sizeof got, &len));
+    CHECK(len == LEN && memcmp(got, rec, LEN) == 0);
+    CHECK_OK(s, vls_get_str(s, "open", got, sizeof got, &len));
+    CHECK(len == 6234 && memcmp(got, rec, 6234) == 0);
+    CHECK(has(s, "a") == 1 && has(s, "b") == 1 && has(s, "short") == 0);
+    CHECK_OK(s, vls_verify(s, NULL, NULL, &len));
+    CHECK(len == 0);
+    vls_close(s);
+
+    /* a cancelled record that never left the chunk being filled leaves no byte behind: the
+     * file is as long as one where it was never written */
+    const char *twin = test_path("trust-writer-twin");
+    uint64_t size[2];
+    for (int cancel = 0; cancel < 2; cancel++) {
+        const char *p = cancel ? path : twin;
+        unlink(p);
+        o = small_opts(0, 1);
+        o.chunk_size = 1 << 16;
+        CHECK_OK(NULL, vls_open(p, VLS_CREATE, &o, &s));
+        CHECK_OK(s, vls_put_str(s, "x", rec, 300, 0));
+        if (cancel) {
+            CHECK_OK(s, vls_record_create(s, "gone", 4, 2000, 0, &w));
+            CHECK_OK(s, vls_record_write(w, rec, 1000));
+            vls_record_cancel(w);
+        }
+        CHECK_OK(s, vls_put_str(s, "y", rec + 300, 300, 0));
+        CHECK_OK(s, vls_commit(s));
+        CHECK_OK(NULL, vls_close(s));
+        size[cancel] = file_size(p);
+        CHECK_OK(NULL, vls_open(p, VLS_RDONLY, NULL, &s));
+        CHECK_OK(s, vls_get_str(s, "y", got, sizeof got, &len));
+        CHECK(len == 300 && memcmp(got, rec + 300, 300) == 0);
+        CHECK(has(s, "gone") == 0);
+        vls_close(s);
+    }
+    CHECK(size[0] == size[1]);
+    unlink(twin);
+
+    /* a rollback drops the record: the writer's calls fail, cancel still frees it */
+    CHECK_OK(NULL, vls_open(path, VLS_CREATE, &o, &s));
+    CHECK_OK(s, vls_record_create(s, "rolled", 6, 10, 0, &w));
+    CHECK_OK(s, vls_record_write(w, rec, 4));
+    CHECK_OK(s, vls_rollback(s));
+    CHECK_RC(s, vls_record_write(w, rec, 4), VLS_E_INVAL);
+    vls_record_cancel(w);
+    /* a writer left open at close: the record is dropped, the rest committed */
+    CHECK_OK(s, vls_put_str(s, "kept", "k", 1, 0));
+    CHECK_OK(s, vls_record_create(s, "unfinished", 10, 10, 0, &w));
+    CHECK_OK(s, vls_record_write(w, rec, 4));
+    CHECK_OK(NULL, vls_close(s));
+    CHECK_OK(NULL, vls_open(path, VLS_RDONLY, NULL, &s));
+    CHECK(has(s, "kept") == 1 && has(s, "unfinished") == 0 && has(s, "rolled") == 0);
+    CHECK(has(s, "x") == 1 && has(s, "y") == 1); /* the cancel round's records, committed */
+    vls_close(s);
+    unlink(path);
+
+    /* bounded memory: a 256 MiB record written in 1 MiB pieces by a process held to 64 MiB */
+    pid_t pid = fork();
+    if (pid == 0) {
+        test_limit_memory((size_t)64 << 20);
+        static unsigned char piece[1 << 20];
+        memset(piece, 0x2a, sizeof piece);
+        vls_options lo;
+        vls_options_init(&lo);
+        int rc = vls_open(path, VLS_CREATE | VLS_NOSYNC, &lo, &s);
+        if (rc == VLS_OK)
+            rc = vls_record_create(s, "huge", 4, VLS_LEN_UNKNOWN, 0, &w);
+        for (int i = 0; i < 256 && rc == VLS_OK; i++)
+            rc = vls_record_write(w, piece, sizeof piece);
+        if (rc == VLS_OK)
+            rc = vls_record_finish(w);
+        if (rc == VLS_OK)
+            rc = vls_commit(s);
+        if (rc != VLS_OK)
+            fprintf(stderr, "a 256 MiB record under a 64 MiB limit: %s\n", vls_errmsg(s));
+        uint64_t n = 0;
+        if (rc == VLS_OK)
+            rc = vls_size(s, "huge", 4, &n);
+        vls_close(s);
+        _exit(rc == VLS_OK && n == (uint64_t)256 << 20 && !test_memory_exceeded() ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    unlink(path);
+}
+
 /* vls_verify of a 256 MiB record in a process limited to 160 MiB (of address space, or of
  * heap under a sanitizer; test_limit_memory): it reads the record in pieces (it allocated the
  * whole record: 2.6 GB resident for a 2.5 GiB one). */
@@ -685,6 +817,7 @@ int main(void)
     test_regress_refresh_after_compaction();
     test_regress_rdonly_memory_and_contains();
     test_record_reader();
+    test_record_writer();
     test_regress_verify_bounded_memory();
     test_regress_batch_overflow();
     return test_done("test_trust");

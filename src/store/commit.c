@@ -270,6 +270,7 @@ int store_drop_uncommitted(vls_store *s)
     }
     s->pend_len = 0;
     s->streaming = 0;
+    s->stream_open_length = 0;
     s->generation++;
     s->ops.len = 0;
     s->nops = 0;
@@ -326,6 +327,9 @@ int store_commit_locked(vls_store *s)
     int rc;
     if ((rc = store_check_writable(s)) != VLS_OK)
         return rc;
+    if (s->streaming) /* its bytes sit between the records a commit would index */
+        return vls_seterr(s, VLS_E_INVAL, "a record is still being written "
+                          "(vls_record_create): finish or cancel it before committing");
     if (!s->dirty)
         return VLS_OK;
     int err = 0;

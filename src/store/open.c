@@ -290,9 +290,14 @@ int vls_close(vls_store *s)
         rc = vls_seterr(s, s->failed, "vls_close: an earlier write or sync failed (%s); the "
                         "changes since the last commit were not saved", vls_strerror(s->failed));
     } else if (s->writable) {
+        pthread_rwlock_wrlock(&s->lock);
+        if (s->writer) /* a vls_record_writer left open: its record is not kept */
+            store_put_abandon(s);
+        pthread_rwlock_unlock(&s->lock);
         rc = vls_commit(s);
     }
     vls_errforget(s, rc); /* a failure's detail moves to vls_errmsg(NULL) */
+    free(s->writer);
     store_free(s);
     return rc;
 }

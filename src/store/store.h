@@ -82,6 +82,8 @@ struct vls_store {
 
     /* a record being written piece by piece (store_put_begin/append/end) */
     int streaming;
+    int stream_open_length; /* vls_record_create with VLS_LEN_UNKNOWN: stream_len is a cap */
+    vls_record_writer *writer; /* the open public writer, freed by vls_close if left open */
     uint64_t stream_off, stream_len, stream_done;
     XXH3_state_t *stream_hash;
 };
@@ -157,5 +159,8 @@ void store_release_chunk(vls_store *s, cache_item *item, unsigned char *owned);
 int store_put_begin(vls_store *s, const void *key, size_t klen, uint64_t len, unsigned flags);
 int store_put_append(vls_store *s, const void *data, size_t len);
 int store_put_end(vls_store *s, const void *key, size_t klen);
+/* Abandons the record being written: its bytes are dropped when none has left the chunk
+ * being filled, else left unreferenced (write.c). */
+void store_put_abandon(vls_store *s);
 
 #endif

@@ -149,6 +149,7 @@ int store_put_begin(vls_store *s, const void *key, size_t klen, uint64_t len, un
         return vls_seterr(s, VLS_E_NOMEM, "no memory for a hash state");
     XXH3_64bits_reset(s->stream_hash);
     s->streaming = 1;
+    s->stream_open_length = 0;
     s->stream_off = s->ix.logical_end + s->behind_len + s->pend_len;
     s->stream_len = len;
     s->stream_done = 0;
@@ -178,6 +179,19 @@ int store_put_append(vls_store *s, const void *data, size_t len)
     return VLS_OK;
 }
 
+void store_put_abandon(vls_store *s)
+{
+    if (!s->streaming)
+        return;
+    /* the logical offset of the chunk being filled (pend): the record's bytes are all still
+     * there when it starts at or after it */
+    uint64_t pend_start = s->ix.logical_end + s->behind_len;
+    if (s->stream_off >= pend_start && s->stream_off - pend_start <= s->pend_len)
+        s->pend_len = s->stream_off - pend_start;
+    s->streaming = 0;
+    s->stream_open_length = 0;
+}
+
 int store_put_end(vls_store *s, const void *key, size_t klen)
 {
     int rc;
@@ -186,6 +200,7 @@ int store_put_end(vls_store *s, const void *key, size_t klen)
         return vls_seterr(s, VLS_E_INVAL, "record ended before its announced length");
     }
     s->streaming = 0;
+    s->stream_open_length = 0;
     uint64_t hash = XXH3_64bits_digest(s->stream_hash);
     int64_t old = idx_find(&s->ix, key, klen);
     if (old >= 0)
@@ -210,11 +225,13 @@ int vls_put(vls_store *s, const void *key, size_t klen, const void *val, size_t 
         return vls_seterr(s, VLS_E_INVAL, "vls_put: value is NULL");
     pthread_rwlock_wrlock(&s->lock);
     int rc = store_put_begin(s, key, klen, len, flags);
-    if (rc == VLS_OK && len)
-        rc = store_put_append(s, val, len);
-    if (rc == VLS_OK)
-        rc = store_put_end(s, key, klen);
-    s->streaming = 0;
+    if (rc == VLS_OK) { /* else an open vls_record_writer's record stays as it was */
+        if (len)
+            rc = store_put_append(s, val, len);
+        if (rc == VLS_OK)
+            rc = store_put_end(s, key, klen);
+        s->streaming = 0;
+    }
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }
@@ -222,6 +239,112 @@ int vls_put(vls_store *s, const void *key, size_t klen, const void *val, size_t 
 int vls_put_str(vls_store *s, const char *key, const void *val, size_t len, unsigned flags)
 {
     return vls_put(s, key, key ? strlen(key) : 0, val, len, flags);
+}
+
+/* The public piecewise writer: the store's streaming put (store_put_begin/append/end) held
+ * open across calls, with the key kept for the end. generation tells a writer that a
+ * rollback or a close-time cancel dropped its record. */
+struct vls_record_writer {
+    vls_store *s;
+    uint64_t generation;
+    size_t klen;
+    unsigned char key[];
+};
+
+/* The writer's record is still the one being written. Caller holds the write lock. */
+static int writer_check(vls_record_writer *w, const char *what)
+{
+    vls_store *s = w->s;
+    if (s->generation != w->generation || !s->streaming)
+        return vls_seterr(s, VLS_E_INVAL, "%s: the record's writer is no longer valid (a "
+                          "rollback, or a failed write, dropped the record)", what);
+    return store_check_writable(s);
+}
+
+int vls_record_create(vls_store *s, const void *key, size_t klen, uint64_t len, unsigned flags,
+                      vls_record_writer **out)
+{
+    if (!s || !out)
+        return vls_seterr(s, VLS_E_INVAL, "vls_record_create: NULL argument");
+    *out = NULL;
+    int rc = store_check_key(s, key, klen);
+    if (rc != VLS_OK)
+        return rc;
+    vls_record_writer *w = malloc(sizeof *w + klen);
+    if (!w)
+        return vls_seterr(s, VLS_E_NOMEM, "no memory for a record writer");
+    int open_length = len == VLS_LEN_UNKNOWN;
+    pthread_rwlock_wrlock(&s->lock);
+    /* an unknown length is placed as a record longer than a chunk, and capped at 2^48 */
+    rc = store_put_begin(s, key, klen, open_length ? (uint64_t)1 << 48 : len, flags);
+    if (rc == VLS_OK) {
+        s->stream_open_length = open_length;
+        w->s = s;
+        w->generation = s->generation;
+        w->klen = klen;
+        memcpy(w->key, key, klen);
+        s->writer = *out = w;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    if (rc != VLS_OK)
+        free(w);
+    return rc;
+}
+
+int vls_record_write(vls_record_writer *w, const void *data, size_t n)
+{
+    if (!w)
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_record_write: writer is NULL");
+    vls_store *s = w->s;
+    if (!data && n > 0)
+        return vls_seterr(s, VLS_E_INVAL, "vls_record_write: data is NULL");
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = writer_check(w, "vls_record_write");
+    if (rc == VLS_OK && n)
+        rc = store_put_append(s, data, n);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+int vls_record_finish(vls_record_writer *w)
+{
+    if (!w)
+        return vls_seterr(NULL, VLS_E_INVAL, "vls_record_finish: writer is NULL");
+    vls_store *s = w->s;
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = writer_check(w, "vls_record_finish");
+    if (rc == VLS_OK) {
+        if (s->stream_open_length)
+            s->stream_len = s->stream_done;
+        if (s->stream_done != s->stream_len) {
+            rc = vls_seterr(s, VLS_E_INVAL, "vls_record_finish: %llu of the record's %llu "
+                            "bytes were written; the record was dropped",
+                            (unsigned long long)s->stream_done,
+                            (unsigned long long)s->stream_len);
+            store_put_abandon(s);
+        } else {
+            rc = store_put_end(s, w->key, w->klen);
+        }
+    }
+    if (s->writer == w)
+        s->writer = NULL;
+    pthread_rwlock_unlock(&s->lock);
+    free(w);
+    return rc;
+}
+
+void vls_record_cancel(vls_record_writer *w)
+{
+    if (!w)
+        return;
+    vls_store *s = w->s;
+    pthread_rwlock_wrlock(&s->lock);
+    if (s->generation == w->generation)
+        store_put_abandon(s);
+    if (s->writer == w)
+        s->writer = NULL;
+    pthread_rwlock_unlock(&s->lock);
+    free(w);
 }
 
 void vls_key_u64(uint64_t key, unsigned char buf[8])
