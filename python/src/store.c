@@ -318,59 +318,44 @@ static PyObject *Store_close(StoreObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Runs fn on the store under the handle's lock with the GIL released, after `check` passes
+ * with the lock held (the store may have been closed, or a loader opened on it, while this
+ * thread waited for the lock). None, or the call's exception. */
+static PyObject *store_call_locked(StoreObject *self, int (*fn)(vls_store *),
+                                   int (*check)(StoreObject *))
+{
+    if (store_check(self) < 0 || store_lock(self) < 0)
+        return NULL;
+    if (check(self) < 0) {
+        store_unlock(self);
+        return NULL;
+    }
+    int rc;
+    char msg[CORE_MSG_MAX];
+    STORE_NOGIL(rc, fn(self->s), msg);
+    store_unlock(self);
+    if (rc != VLS_OK)
+        return store_raise(rc, msg, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Store_commit(StoreObject *self, PyObject *unused)
 {
     if (store_check(self) < 0)
         return NULL;
     if (!self->writable)
         Py_RETURN_NONE;
-    if (store_lock(self) < 0)
-        return NULL;
-    if (store_check(self) < 0) { /* closed while we waited */
-        store_unlock(self);
-        return NULL;
-    }
-    int rc;
-    char msg[CORE_MSG_MAX];
-    STORE_NOGIL(rc, vls_commit(self->s), msg);
-    store_unlock(self);
-    if (rc != VLS_OK)
-        return store_raise(rc, msg, NULL);
-    Py_RETURN_NONE;
+    return store_call_locked(self, vls_commit, store_check);
 }
 
 static PyObject *Store_rollback(StoreObject *self, PyObject *unused)
 {
-    if (store_check(self) < 0 || store_lock(self) < 0)
-        return NULL;
-    if (store_check(self) < 0) { /* closed while we waited */
-        store_unlock(self);
-        return NULL;
-    }
-    int rc;
-    char msg[CORE_MSG_MAX];
-    STORE_NOGIL(rc, vls_rollback(self->s), msg);
-    store_unlock(self);
-    if (rc != VLS_OK)
-        return store_raise(rc, msg, NULL);
-    Py_RETURN_NONE;
+    return store_call_locked(self, vls_rollback, store_check);
 }
 
 static PyObject *Store_refresh(StoreObject *self, PyObject *unused)
 {
-    if (store_check(self) < 0 || store_lock(self) < 0)
-        return NULL;
-    if (store_check_change(self) < 0) {
-        store_unlock(self);
-        return NULL;
-    }
-    int rc;
-    char msg[CORE_MSG_MAX];
-    STORE_NOGIL(rc, vls_refresh(self->s), msg);
-    store_unlock(self);
-    if (rc != VLS_OK)
-        return store_raise(rc, msg, NULL);
-    Py_RETURN_NONE;
+    return store_call_locked(self, vls_refresh, store_check_change);
 }
 
 static PyObject *Store_put(StoreObject *self, PyObject *args, PyObject *kw)
