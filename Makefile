@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-asan test-tsan test-long test-valgrind coverage fuzz bench bench-build bench-publish bench-bigdata install clean python
+.PHONY: all deps build demo test test-asan test-tsan test-long test-long-asan test-valgrind coverage fuzz bench bench-build bench-publish bench-bigdata install clean python
 
 all: build
 
@@ -65,6 +65,17 @@ test-tsan: deps-build
 LONG_LOGS ?= $(BUILD)/reliability-logs
 test-long: build
 	scripts/test-long.sh $(BUILD) $(LONG_LOGS)
+
+# The same long runs on the AddressSanitizer + UndefinedBehaviorSanitizer build (about 2x the
+# CPU time). Logs in build-asan/reliability-logs/; to publish:
+# make test-long-asan LONG_ASAN_LOGS=docs/reliability-logs/asan
+LONG_ASAN_LOGS ?= build-asan/reliability-logs
+test-long-asan: deps-build
+	@scripts/deps.sh test
+	cmake -S . -B build-asan -DVLS_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug -DVLS_WERROR=ON \
+	    -DVLS_BUILD_BENCH=ON
+	cmake --build build-asan -j $(JOBS)
+	scripts/test-long.sh build-asan $(LONG_ASAN_LOGS)
 
 # The whole suite under valgrind memcheck (slow: run on demand; see scripts/valgrind.sh).
 test-valgrind: deps-build

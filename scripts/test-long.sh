@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # test-long.sh BUILD_DIR LOG_DIR [RUN...] — the long runs behind docs/RELIABILITY.md's tables
-# (`make test-long`). Each test program runs with VLS_TEST_LONG=1, its whole output kept in
+# (`make test-long`; `make test-long-asan` runs them on the ASan/UBSan build). Each test program runs with VLS_TEST_LONG=1, its whole output kept in
 # LOG_DIR/<run>.log under a header naming the command, the commit, the date, the machine and the
 # wall and CPU time it took. The runs go in two lanes at once (VLS_LONG_LANES=1: one after the
 # other): on a 2-core machine shared with other work that halves the wall time, and the CPU time
 # of each run, which the document quotes, does not depend on it. LOG_DIR/summary.log lists every
-# run with its exit status and times. Naming RUNs (e.g. test_kill) does only those and appends
-# to summary.log. Exit status: 0 when every run passed, 1 otherwise.
+# run with its exit status and times. After a whole run, the same tests run once more at their
+# short sizes (as make test runs them), with test_trust and test_crafted, into
+# LOG_DIR/short-runs.log. Naming RUNs (e.g. test_kill) does only those and appends to
+# summary.log. Exit status: 0 when every run passed, 1 otherwise.
 #
 # Sizes (environment; the defaults are what docs/RELIABILITY.md reports, chosen so the whole
 # run fits in about 40 minutes on the project's loaded 2-core machine):
@@ -28,6 +30,7 @@ synced_ops=${VLS_LONG_SYNCED_OPS:-50000}
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "$build" && pwd)
+build_name=$(basename "$build") # build, or build-asan for the sanitizer build (make test-long-asan)
 mkdir -p "$logs"
 logs=$(cd "$logs" && pwd)
 scratch=$build/tests/tmp-long
@@ -55,7 +58,7 @@ run() {
     case "$only" in "  " | *" $name "*) ;; *) return 0 ;; esac
     while [ "$1" != "--" ]; do env+=("$1"); shift; done
     shift
-    local prog=$1 cmd="VLS_TEST_LONG=1 ${env[*]:+${env[*]} }build/tests/$1"
+    local prog=$1 cmd="VLS_TEST_LONG=1 ${env[*]:+${env[*]} }$build_name/tests/$1"
     echo "== $name: $cmd"
     {
         echo "# command: $cmd"
@@ -101,6 +104,30 @@ if [ "$lanes" -ge 2 ]; then
 else
     lane_a
     lane_b
+fi
+
+# the short runs of the same tests (and of the hostile-file tests), as make test runs them:
+# LOG_DIR/short-runs.log, for the document's short-run figures (whole runs only)
+short_tests=(test_locking test_crash_points test_power_loss test_kill test_random_ops
+    test_corruption test_recover test_oom test_faults test_trust test_crafted)
+if [ "$only" = "  " ]; then
+    short=$logs/short-runs.log
+    {
+        echo "# command: for t in ${short_tests[*]}; do $build_name/tests/\$t; done  (the short runs of make test)"
+        echo "# commit: $commit"
+        echo "# started: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    } > "$short"
+    for t in "${short_tests[@]}"; do
+        echo "## $t" >> "$short"
+        t0=$(date +%s.%N)
+        VLS_TEST_TMP="$scratch" "$build/tests/$t" >> "$short" 2>&1
+        rc=$?
+        printf '## %s: exit %d, wall %.1f s\n' "$t" "$rc" \
+            "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')" >> "$short"
+        case $rc in 0) status=pass ;; 77) status=skip ;; *) status=FAIL; touch "$scratch/failed" ;; esac
+        printf '  %-22s %-6s %10s %10s  %s\n' "short:$t" "$status" - - "$build_name/tests/$t" \
+            >> "$summary"
+    done
 fi
 
 echo "# ended $(date -u '+%Y-%m-%d %H:%M:%S UTC')" >> "$summary"
