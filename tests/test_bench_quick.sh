@@ -77,4 +77,14 @@ check "results.md reports the failure" grep -q '^Result: \*\*some records failed
 check_quiet "each engine counts the wrong record in every phase" awk -F'|' '
     $2 ~ /^ (vlstore|lmdb) $/ { rows++; if ($10 + 0 < 4) { print $2 "bad = " $10; bad = 1 } }
     END { exit bad || rows != 2 }' <(sed -n '/^## Checks/,$p' "$TMP/selftest/results.md")
+
+# bench_hash (the share of a read that the record-hash check takes) runs and prints its three
+# rows, each with a figure; its store is written under --dir and removed.
+hash_bench=$(dirname "$bench")/bench_hash
+expect_exit 0 "$hash_bench" --size-mib 4 --rounds 1 --dir "$TMP"
+check_quiet "bench_hash prints the two read paths and XXH3 alone, with figures" awk -F'|' '
+    /^\| (whole chunks|gets in storage order|XXH3-64 alone)/ { rows++; if ($3 + 0 <= 0) bad = 1 }
+    END { exit bad || rows != 3 }' "$TMP/out"
+check "bench_hash removed its store" bash -c "! ls '$TMP'/bench_hash-*.vls 2>/dev/null"
+expect_exit 2 "$hash_bench" --rounds 0
 finish
