@@ -37,7 +37,9 @@ scratch=$build/tests/tmp-long
 rm -rf "$scratch" && mkdir -p "$scratch"
 
 commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+# changes to the logs themselves (LOG_DIR may be the tracked docs/reliability-logs/) are not
+# changes to what runs
+if [ -n "$(git -C "$src" status --porcelain --untracked-files=no -- . ":(exclude)$logs" 2>/dev/null)" ]; then
     commit="$commit (with uncommitted changes)"
 fi
 machine="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(df -T "$scratch" | awk 'NR == 2 {print $2}') scratch"
