@@ -38,8 +38,10 @@ rm -rf "$scratch" && mkdir -p "$scratch"
 
 commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
 # changes to the logs themselves (LOG_DIR may be the tracked docs/reliability-logs/) are not
-# changes to what runs
-if [ -n "$(git -C "$src" status --porcelain --untracked-files=no -- . ":(exclude)$logs" 2>/dev/null)" ]; then
+# changes to what runs; a LOG_DIR outside the tree excludes nothing
+exclude=()
+case $logs in "$src"/*) exclude=(":(exclude)$logs") ;; esac
+if [ -n "$(git -C "$src" status --porcelain --untracked-files=no -- . "${exclude[@]}" 2>/dev/null)" ]; then
     commit="$commit (with uncommitted changes)"
 fi
 machine="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(df -T "$scratch" | awk 'NR == 2 {print $2}') scratch"
