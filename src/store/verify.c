@@ -282,7 +282,7 @@ int vls_verify_flags(vls_store *s, unsigned flags, void (*report)(void *ctx, con
                 snprintf(msg, sizeof msg, "%s", vls_errmsg(s));
         }
         uint64_t affected = 0;
-        size_t head = strlen(msg);
+        size_t head = crc != VLS_OK ? strlen(msg) : 0; /* msg is only set for a bad chunk */
         if (crc != VLS_OK)
             strncat(msg, "; records affected: ", sizeof msg - head - 1);
         rc = feed_chunk(&p, c->logical, c->logical + c->raw, crc == VLS_OK ? data : NULL, order,
