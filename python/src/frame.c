@@ -109,6 +109,23 @@ done:
     return res;
 }
 
+/* Takes arg's buffer into *b and views it as a frame in *f, checked by vls_frame_view (the C
+ * verifier). Returns 0 (release *b when done), or -1 with *b released and CorruptError (or
+ * the view's error) raised for a malformed record. */
+static int view_frame_buffer(PyObject *arg, Py_buffer *b, vls_frame *f)
+{
+    if (PyObject_GetBuffer(arg, b, PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    int rc = vls_frame_view(b->buf, (size_t)b->len, f);
+    if (rc == VLS_OK)
+        return 0;
+    char full[CORE_MSG_MAX + 32];
+    snprintf(full, sizeof full, "not a valid frame record: %s", vls_errmsg(NULL));
+    PyBuffer_Release(b);
+    raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, full);
+    return -1;
+}
+
 /* frame_view(buffer) -> (name bytes, nsites, ncodim, energy or None,
  *                        (off_types, off_masses, off_positions, off_forces, off_cell, off_pbc,
  *                         off_charges, off_stress))
@@ -117,16 +134,9 @@ done:
 static PyObject *Core_frame_view(PyObject *mod, PyObject *arg)
 {
     Py_buffer b;
-    if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
     vls_frame f;
-    int rc = vls_frame_view(b.buf, (size_t)b.len, &f);
-    if (rc != VLS_OK) {
-        PyBuffer_Release(&b);
-        char full[1100];
-        snprintf(full, sizeof full, "not a valid frame record: %s", vls_errmsg(NULL));
-        return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, full);
-    }
+    if (view_frame_buffer(arg, &b, &f) < 0)
+        return NULL;
     const char *base = b.buf;
     const void *ptrs[8] = {f.types, f.masses, f.positions, f.forces, f.cell, f.pbc, f.charges,
                            f.stress};
@@ -229,16 +239,9 @@ static PyObject *prop_tuple(const vls_prop *p, const char *base)
 static PyObject *Core_frame_extras(PyObject *mod, PyObject *arg)
 {
     Py_buffer b;
-    if (PyObject_GetBuffer(arg, &b, PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
     vls_frame f;
-    int rc = vls_frame_view(b.buf, (size_t)b.len, &f);
-    if (rc != VLS_OK) {
-        char full[CORE_MSG_MAX + 32];
-        snprintf(full, sizeof full, "not a valid frame record: %s", vls_errmsg(NULL));
-        PyBuffer_Release(&b);
-        return raise_code(rc == VLS_E_INVAL ? VLS_E_CORRUPT : rc, full);
-    }
+    if (view_frame_buffer(arg, &b, &f) < 0)
+        return NULL;
     const char *base = b.buf;
     const void *ptrs[6] = {f.positions64, f.forces64, f.cell64, f.stress64, f.masses64,
                            f.charges64};
