@@ -66,17 +66,26 @@ def compare_props(exp, act, exact, label):
         if len(e[t]) != len(a[t]):
             errors.append(f"{what}: {len(e[t])} values expected, got {len(a[t])}")
             continue
-        for i, (x, y) in enumerate(zip(e[t], a[t])):
-            if t == "f32":
-                ok = same_float(f32(float(x)), y, exact)
-            elif t == "f64":
-                ok = same_float(float(x), y, exact)
-            else:
-                ok = x == y
-            if not ok:
-                errors.append(f"{what}[{i}]: expected {x!r}, got {y!r}")
-                break
+        diff = first_difference(e[t], a[t], t, exact)
+        if diff:
+            errors.append(f"{what}[{diff[0]}]: expected {diff[1]!r}, got {diff[2]!r}")
     return errors
+
+
+def first_difference(expected, actual, kind, exact):
+    """(index, expected, actual) of the first element that differs, or None. kind "f32"
+    compares as float32 (the expected value rounded to it), "f64" as float64, anything else
+    with ==."""
+    for i, (x, y) in enumerate(zip(expected, actual)):
+        if kind == "f32":
+            ok = same_float(f32(float(x)), y, exact)
+        elif kind == "f64":
+            ok = same_float(float(x), y, exact)
+        else:
+            ok = x == y
+        if not ok:
+            return i, x, y
+    return None
 
 
 def same_float(a, b, exact):
@@ -111,16 +120,10 @@ def compare(exp, act, exact, label):
         if len(e) != len(a):
             errors.append(f"{label}: {k}: expected {len(e)} values, got {len(a)}")
             continue
-        for i, (x, y) in enumerate(zip(e, a)):
-            if k in FLOAT_VECTORS:
-                ok = same_float(f32(float(x)), y, exact)
-            elif k in DOUBLE_VECTORS:
-                ok = same_float(float(x), y, exact)
-            else:
-                ok = x == y
-            if not ok:
-                errors.append(f"{label}: {k}[{i}]: expected {x!r}, got {y!r}")
-                break
+        kind = "f32" if k in FLOAT_VECTORS else "f64" if k in DOUBLE_VECTORS else None
+        diff = first_difference(e, a, kind, exact)
+        if diff:
+            errors.append(f"{label}: {k}[{diff[0]}]: expected {diff[1]!r}, got {diff[2]!r}")
     return errors
 
 
