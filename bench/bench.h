@@ -228,6 +228,8 @@ const char *bench_codec_name(int codec);
  *  Utilities
  ***************************************/
 double now_sec(void); /* CLOCK_MONOTONIC seconds */
+/* The median of v[0..n), n > 0, sorted in place (the mean of the middle two for even n). */
+double bench_median(double *v, size_t n);
 /* fsync a file by path (for engines whose library does not sync), and a directory. */
 int fsync_path(const char *path, char *err, size_t errcap);
 /* Sum of st_size over the regular files in dir (not recursive). */

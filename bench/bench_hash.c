@@ -25,18 +25,6 @@
 #include "bench.h"
 #include "vlstore.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
     uint64_t mib = 256;
@@ -118,7 +106,8 @@ int main(int argc, char **argv)
     vls_close(s);
     unlink(path);
     double mb = (double)w.total / 1e6;
-    double tc = median(t_chunks, rounds), tg = median(t_gets, rounds), th = median(t_hash, rounds);
+    double tc = bench_median(t_chunks, (size_t)rounds), tg = bench_median(t_gets, (size_t)rounds),
+           th = bench_median(t_hash, (size_t)rounds);
     printf("bench_hash: %zu records, %.0f MB, default settings, 1 thread, no cache, page cache "
            "warm; medians of %d alternating rounds\n\n", w.n, mb, rounds);
     printf("| path | MB/s of records | hash share of the read |\n|---|---:|---:|\n");

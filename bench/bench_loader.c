@@ -47,18 +47,6 @@ static void die(const char *what, const char *detail)
     exit(1);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* index of a record from its key: the workload's keys are "<system>/<frame>"; the driver's
  * key table maps them back */
 static bench_keytab kt;
@@ -442,8 +430,8 @@ int main(int argc, char **argv)
     }
     double med[NPH], medm[NPH];
     for (int p = 0; p < NPH; p++) {
-        med[p] = median(rps[p], a.reps);
-        medm[p] = median(mbs[p], a.reps);
+        med[p] = bench_median(rps[p], (size_t)a.reps);
+        medm[p] = bench_median(mbs[p], (size_t)a.reps);
     }
     struct stat st;
     stat(path, &st);

@@ -283,3 +283,15 @@ size_t bench_blosc_request(const bench_blosc *b)
         return b->block_size / (size_t)b->typesize;
     return b->block_size;
 }
+
+static int cmp_double_asc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double_asc);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
